@@ -1,0 +1,1 @@
+"""confluence_agent.sandbox."""

@@ -1,0 +1,1 @@
+"""LangGraph workflows, installed as ``confluence_agent.workflows``."""
