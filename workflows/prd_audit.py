@@ -1,0 +1,762 @@
+"""PRD audit workflow: make sure a page covers a topic, adding a section when it does not.
+
+Graph (linear; every node may end the run early)::
+
+    locate → read → assess → draft → review → write → verify
+
+* ``locate``: page id, or CQL built with the CQL builder (title, optional space).
+  Several matches are ranked (exact title first); when that does not single one
+  out the run stops with ``status="ambiguous"`` and the candidates, never guessing.
+* ``read``: storage body and version.
+* ``assess``: with a chat model, structured :class:`CoverageAssessment`; without
+  one, the deterministic matcher (:mod:`confluence_agent.workflows.matching`).
+* ``draft``: section Markdown from the model, the caller, or a template; the
+  proposed body and a unified storage diff are computed locally (no request).
+* ``review``: in ``apply`` mode with ``require_approval`` the run pauses with
+  ``interrupt()``; resume with ``Command(resume={"approved": True})``.
+* ``write``: :func:`confluence_agent.editing.safe_update` (read version + 1,
+  409 → re-read and re-apply, bounded). Idempotent on resume: the append
+  operation is a no-op when the section is already there, so a run killed after
+  the PUT and resumed records "already applied" instead of writing twice.
+* ``verify``: re-read; the version moved, the section exists exactly once and
+  the macro guard finds nothing lost.
+
+Module-level ``graph`` (for ``langgraph.json``) is compiled without a
+checkpointer and builds its client from the environment on first use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypedDict
+
+from confluence_agent.workflows.common import (
+    EventCallback,
+    WorkflowContext,
+    content_text,
+    instrument,
+    strip_fences,
+    strip_highlight,
+    structured_call,
+)
+from confluence_agent.workflows.cqlutil import page_search_cql
+from confluence_agent.workflows.matching import match_topic
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, interrupt
+from pydantic import BaseModel, Field, model_validator
+
+from confluence_agent import storage
+from confluence_agent.client import ConfluenceClient
+from confluence_agent.config import ConfluenceConfig
+from confluence_agent.cql import format_problems
+from confluence_agent.cql import validate as validate_cql
+from confluence_agent.editing import EditOp, apply_ops, safe_update, storage_diff
+
+__all__ = [
+    "Candidate",
+    "CoverageAssessment",
+    "PrdAuditInput",
+    "PrdAuditResult",
+    "PrdAuditState",
+    "PrdAuditStatus",
+    "arun_prd_audit",
+    "build_prd_audit_graph",
+    "graph",
+    "run_prd_audit",
+]
+
+WORKFLOW = "prd_audit"
+Mode = Literal["check", "propose", "apply"]
+PrdAuditStatus = Literal[
+    "covered",
+    "missing",
+    "proposed",
+    "applied",
+    "ambiguous",
+    "not_found",
+    "rejected",
+    "awaiting_approval",
+    "error",
+]
+_MAX_PAGE_CHARS = 24_000  # prompt budget for the page text sent to a model
+_MAX_CANDIDATES = 10
+
+
+class PrdAuditInput(BaseModel):
+    """What to audit and what to do about it.
+
+    Exactly one way to find the page is needed: ``page_id``, ``title`` or ``cql``
+    (``space_key`` narrows ``title``/``cql`` searches).
+
+    Attributes:
+        topic: What the page must cover, e.g. "Stripe webhook integration".
+        page_id: Page id, when known (skips the search).
+        title: Page title to look for.
+        cql: Raw CQL selecting the page (validated before sending).
+        space_key: Space to search in.
+        section_title: Heading of the section to add (default: the topic).
+        section_markdown: Section content in Markdown (default: model draft or template).
+        mode: ``check`` (never writes), ``propose`` (draft + diff, no write) or
+            ``apply`` (writes).
+        require_approval: In ``apply`` mode pause for a human before writing.
+        max_conflict_retries: Bound on re-read/re-apply cycles after a 409.
+    """
+
+    topic: str = Field(min_length=1)
+    page_id: str | None = None
+    title: str | None = None
+    cql: str | None = None
+    space_key: str | None = None
+    section_title: str | None = None
+    section_markdown: str | None = None
+    mode: Mode = "check"
+    require_approval: bool = False
+    max_conflict_retries: int = Field(default=3, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _needs_locator(self) -> PrdAuditInput:
+        if not (self.page_id or self.title or self.cql):
+            raise ValueError("give page_id, title or cql to find the page")
+        return self
+
+
+class CoverageAssessment(BaseModel):
+    """A model's judgement of whether the page covers the topic.
+
+    Attributes:
+        covered: The page already covers the topic.
+        evidence: Verbatim quotes from the page supporting the judgement.
+        missing_points: Aspects of the topic the page does not address.
+    """
+
+    covered: bool = Field(description="True if the page already covers the topic.")
+    evidence: list[str] = Field(
+        default_factory=list, description="Verbatim quotes from the page that cover the topic."
+    )
+    missing_points: list[str] = Field(
+        default_factory=list, description="Aspects of the topic the page does not address."
+    )
+
+
+class Candidate(BaseModel):
+    """A page that matched the locate query."""
+
+    id: str
+    title: str
+    space_key: str | None = None
+    url: str | None = None
+    exact_title: bool = False
+
+
+class PrdAuditResult(BaseModel):
+    """Outcome of a PRD audit run.
+
+    Attributes:
+        status: What happened (see :data:`PrdAuditStatus`).
+        mode: The mode the run used.
+        topic: The topic audited.
+        page_id: Page audited (``None`` when not found / ambiguous).
+        title: Page title.
+        url: Browser URL of the page.
+        version_before: Version read.
+        version_after: Version after the write (or the current one when unchanged).
+        covered: Whether the topic was covered before the run.
+        assessed_by: ``"model"``, ``"matcher"`` or ``"heading"`` (section already there).
+        evidence: Quotes showing coverage.
+        missing_points: What the page lacks.
+        section_title: Heading of the proposed/added section.
+        diff: Unified diff of the storage body (proposed or applied).
+        candidates: Ranked matches (for ``ambiguous``/``not_found`` diagnosis).
+        already_applied: The write was found done (resumed run), nothing re-sent.
+        conflicts: Version conflicts absorbed by re-read/re-apply.
+        verified: Verification outcome (``None`` when not applicable).
+        problems: Verification problems.
+        pending_approval: Interrupt payload while ``awaiting_approval``.
+        request_count: HTTP requests sent by this run (resumed parts included).
+        steps: One line per node executed.
+        error: Error text when ``status="error"``.
+        thread_id: Checkpoint thread, for resuming.
+    """
+
+    status: PrdAuditStatus
+    mode: Mode
+    topic: str
+    page_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    version_before: int | None = None
+    version_after: int | None = None
+    covered: bool | None = None
+    assessed_by: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    missing_points: list[str] = Field(default_factory=list)
+    section_title: str | None = None
+    diff: str = ""
+    candidates: list[Candidate] = Field(default_factory=list)
+    already_applied: bool = False
+    conflicts: int = 0
+    verified: bool | None = None
+    problems: list[str] = Field(default_factory=list)
+    pending_approval: dict[str, Any] | None = None
+    request_count: int = 0
+    steps: list[str] = Field(default_factory=list)
+    error: str | None = None
+    thread_id: str | None = None
+
+
+class PrdAuditState(TypedDict, total=False):
+    """Checkpointed state. JSON-native on purpose (see module docstring of ``common``)."""
+
+    request: dict[str, Any]
+    status: str
+    error: str | None
+    candidates: list[dict[str, Any]]
+    page_id: str
+    title: str
+    url: str | None
+    version_before: int
+    body: str
+    covered: bool
+    assessed_by: str
+    evidence: list[str]
+    missing_points: list[str]
+    section_title: str
+    section_markdown: str
+    diff: str
+    approved: bool
+    already_applied: bool
+    conflicts: int
+    version_after: int | None
+    verified: bool | None
+    problems: list[str]
+    steps: list[str]
+    requests: int
+
+
+def _req(state: Mapping[str, Any]) -> PrdAuditInput:
+    return PrdAuditInput.model_validate(state["request"])
+
+
+# ------------------------------------------------------------------------------ nodes
+
+
+def _norm_title(title: str) -> str:
+    return " ".join(title.lower().split())
+
+
+def _locate(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    client = _client(ctx)
+    if req.page_id:
+        return {"page_id": req.page_id, "step": f"locate: page id {req.page_id} given"}
+    if req.cql:
+        problems = validate_cql(req.cql)
+        if any(p.severity == "error" for p in problems):
+            return {
+                "status": "error",
+                "error": "invalid CQL:\n" + format_problems(problems),
+                "step": "locate: invalid CQL",
+            }
+        cql = req.cql
+    else:
+        cql = page_search_cql(title=req.title, space_keys=[req.space_key] if req.space_key else [])
+    page = client.search(cql, limit=_MAX_CANDIDATES + 1)
+    candidates: list[Candidate] = []
+    for hit in page.results:
+        content_id = hit.id or (hit.content.id if hit.content else None)
+        if not content_id:
+            continue
+        if hit.type and hit.type != "page" and hit.content and hit.content.type != "page":
+            continue
+        title = strip_highlight(
+            (hit.content.title if hit.content and hit.content.title else None) or hit.title
+        )
+        candidates.append(
+            Candidate(
+                id=content_id,
+                title=title,
+                space_key=hit.space_key or (hit.content.space_key if hit.content else None),
+                url=hit.url or hit.webui_url,
+                exact_title=bool(req.title)
+                and _norm_title(title) == _norm_title(req.title or ""),
+            )
+        )
+    # Exact title first, then the server's relevance order (stable sort).
+    candidates.sort(key=lambda c: not c.exact_title)
+    dumped = [c.model_dump() for c in candidates[:_MAX_CANDIDATES]]
+    if not candidates:
+        return {"status": "not_found", "candidates": [], "step": f"locate: nothing for {cql}"}
+    exact = [c for c in candidates if c.exact_title]
+    chosen: Candidate | None = None
+    if len(candidates) == 1:
+        chosen = candidates[0]
+    elif len(exact) == 1:
+        chosen = exact[0]
+    if chosen is None:
+        names = ", ".join(f"{c.title!r} ({c.id})" for c in candidates[:5])
+        return {
+            "status": "ambiguous",
+            "candidates": dumped,
+            "step": f"locate: {len(candidates)} matches, not guessing: {names}",
+        }
+    return {
+        "page_id": chosen.id,
+        "candidates": dumped,
+        "step": f"locate: {chosen.title!r} ({chosen.id}) among {len(candidates)} match(es)",
+    }
+
+
+def _client(ctx: WorkflowContext) -> ConfluenceClient:
+    assert ctx.client is not None  # resolve_context guarantees it
+    return ctx.client
+
+
+def _read(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    page = _client(ctx).get_page(state["page_id"], body_format="storage")
+    return {
+        "page_id": page.id,
+        "title": page.title,
+        "url": page.webui_url,
+        "version_before": page.version.number,
+        "body": page.body_storage or "",
+        "step": f"read: {page.title!r} version {page.version.number}",
+    }
+
+
+def _section_title(req: PrdAuditInput) -> str:
+    if req.section_title:
+        return req.section_title.strip()
+    heading = _leading_heading(req.section_markdown or "")
+    if heading:
+        return heading
+    topic = req.topic.strip()
+    return topic[:1].upper() + topic[1:]
+
+
+_HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*\s*$")
+
+
+def _leading_heading(markdown: str) -> str | None:
+    for line in markdown.splitlines():
+        if not line.strip():
+            continue
+        match = _HEADING_RE.match(line)
+        return match.group(1).strip() if match else None
+    return None
+
+
+def _drop_leading_heading(markdown: str) -> str:
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if _HEADING_RE.match(line):
+            return "\n".join(lines[i + 1 :]).strip()
+        break
+    return markdown.strip()
+
+
+def _count_sections(body: str, title: str) -> int:
+    want = _norm_title(title)
+    return sum(1 for s in storage.list_sections(body) if _norm_title(s.title) == want)
+
+
+def _assess(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    body = state["body"]
+    section_title = _section_title(req)
+    if _count_sections(body, section_title):
+        # The section this workflow adds is already there: covered, whatever
+        # the wording; also what makes a second run a no-op without a model call.
+        return {
+            "covered": True,
+            "assessed_by": "heading",
+            "section_title": section_title,
+            "evidence": [f"Heading: {section_title}"],
+            "missing_points": [],
+            "status": "covered",
+            "step": f"assess: section {section_title!r} already present",
+        }
+    if ctx.model is not None:
+        text = storage.to_markdown(body)[:_MAX_PAGE_CHARS]
+        verdict = structured_call(
+            ctx.model,
+            CoverageAssessment,
+            [
+                SystemMessage(
+                    "You audit product requirement documents. Decide whether the page "
+                    "covers the topic. Quote the page verbatim as evidence; list what is "
+                    "missing. Answer with the CoverageAssessment tool."
+                ),
+                HumanMessage(f"Topic: {req.topic}\n\nPage {state['title']!r}:\n\n{text}"),
+            ],
+        )
+        covered, evidence, missing, by = (
+            verdict.covered,
+            verdict.evidence,
+            verdict.missing_points,
+            "model",
+        )
+    else:
+        headings = [s.title for s in storage.list_sections(body)]
+        match = match_topic(req.topic, storage.to_text(body), headings)
+        covered, evidence, by = match.covered, match.evidence, "matcher"
+        missing = [f"no mention of {t!r}" for t in match.missing_terms] or (
+            [] if covered else [f"no sentence covers {req.topic!r}"]
+        )
+    update: dict[str, Any] = {
+        "covered": covered,
+        "assessed_by": by,
+        "section_title": section_title,
+        "evidence": evidence,
+        "missing_points": missing,
+        "step": f"assess ({by}): {'covered' if covered else 'missing'}",
+    }
+    if covered:
+        update["status"] = "covered"
+    elif req.mode == "check":
+        update["status"] = "missing"
+    return update
+
+
+def _template(topic: str) -> str:
+    # Offline fallback: a skeleton that names the topic so the gap is visible
+    # and owners know what to fill in.
+    return (
+        f"This section covers **{topic}**. It was added by the PRD audit because the "
+        f"document did not address it yet.\n\n"
+        f"- **Scope:** what {topic} includes for this release.\n"
+        f"- **Requirements:** functional and non-functional requirements.\n"
+        f"- **Failure handling:** retries, idempotency and alerting.\n"
+        f"- **Open questions:** to be resolved by the owners.\n"
+    )
+
+
+def _draft(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    section_title = state.get("section_title") or _section_title(req)
+    if req.section_markdown:
+        markdown, source = _drop_leading_heading(req.section_markdown), "given"
+    elif ctx.model is not None:
+        reply = ctx.model.invoke(
+            [
+                SystemMessage(
+                    "You write one section of a product requirements document in Markdown. "
+                    "Return only the section content (no heading, no code fence)."
+                ),
+                HumanMessage(
+                    f"Page: {state['title']}\nSection heading: {section_title}\n"
+                    f"Topic to cover: {req.topic}\n"
+                    f"Missing points: {'; '.join(state.get('missing_points') or []) or 'all'}\n\n"
+                    f"Existing page (Markdown, for context):\n"
+                    f"{storage.to_markdown(state['body'])[:_MAX_PAGE_CHARS]}"
+                ),
+            ]
+        )
+        markdown, source = _drop_leading_heading(strip_fences(content_text(reply))), "model"
+    else:
+        markdown, source = _template(req.topic), "template"
+    op = _op(section_title, markdown)
+    result = apply_ops(state["body"], [op])
+    diff = storage_diff(state["body"], result.body)
+    update: dict[str, Any] = {
+        "section_title": section_title,
+        "section_markdown": markdown,
+        "diff": diff,
+        "step": f"draft ({source}): section {section_title!r}, {len(diff.splitlines())} diff lines",
+    }
+    if req.mode == "propose":
+        update["status"] = "proposed"
+    return update
+
+
+def _op(section_title: str, markdown: str) -> EditOp:
+    return EditOp(
+        kind="append_section", title=section_title, content=markdown, content_format="markdown"
+    )
+
+
+def _review(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    if not req.require_approval:
+        return {"approved": True, "step": "review: approval not required"}
+    # Nothing before interrupt() has side effects: this node re-runs on resume.
+    decision = interrupt(
+        {
+            "question": f"Add section {state['section_title']!r} to {state['title']!r}?",
+            "page_id": state["page_id"],
+            "title": state["title"],
+            "version": state["version_before"],
+            "section_title": state["section_title"],
+            "diff": state["diff"],
+        }
+    )
+    approved = bool(decision.get("approved")) if isinstance(decision, Mapping) else decision is True
+    update: dict[str, Any] = {
+        "approved": approved,
+        "step": f"review: {'approved' if approved else 'rejected'} by a human",
+    }
+    if not approved:
+        update["status"] = "rejected"
+    return update
+
+
+def _write(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    outcome = safe_update(
+        _client(ctx),
+        state["page_id"],
+        [_op(state["section_title"], state["section_markdown"])],
+        read_version=state["version_before"],
+        on_conflict="reapply",
+        max_conflict_retries=req.max_conflict_retries,
+        message=f"PRD audit: add section {state['section_title']!r}",
+    )
+    if outcome.changed:
+        return {
+            "version_after": outcome.new_version,
+            "conflicts": outcome.conflicts,
+            "already_applied": False,
+            "diff": outcome.diff or state.get("diff", ""),
+            "step": f"write: version {outcome.previous_version} → {outcome.new_version}"
+            + (f" after {outcome.conflicts} conflict(s)" if outcome.conflicts else ""),
+        }
+    # No write needed: the section is there. On a resumed run that is our own
+    # earlier write (page newer than what we read); otherwise someone added it.
+    return {
+        "version_after": outcome.new_version,
+        "conflicts": outcome.conflicts,
+        "already_applied": True,
+        "step": f"write: already applied (page at version {outcome.new_version}), nothing sent",
+    }
+
+
+def _verify(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    page = _client(ctx).get_page(state["page_id"], body_format="storage")
+    after = page.body_storage or ""
+    problems: list[str] = []
+    before_version = state["version_before"]
+    if page.version.number <= before_version:
+        problems.append(f"version did not move: {before_version} → {page.version.number}")
+    count = _count_sections(after, state["section_title"])
+    if count != 1:
+        problems.append(f"section {state['section_title']!r} present {count} times, expected 1")
+    violations = storage.check_preserved(state["body"], after, (state["section_title"],))
+    problems.extend(f"macro guard: {v}" for v in violations)
+    ok = not problems
+    return {
+        "verified": ok,
+        "problems": problems,
+        "version_after": page.version.number,
+        "status": "applied" if ok else "error",
+        "error": None if ok else "verification failed: " + "; ".join(problems),
+        "step": f"verify: {'ok' if ok else 'FAILED'} at version {page.version.number}",
+    }
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+def _route(nxt: str) -> Callable[[PrdAuditState], str]:
+    def route(state: PrdAuditState) -> str:
+        # Any node that set a status has produced the final answer.
+        return END if state.get("status") else nxt
+
+    return route
+
+
+def build_prd_audit_graph(
+    *, client: ConfluenceClient | None = None, model: BaseChatModel | None = None
+) -> StateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState]:
+    """Build the (uncompiled) PRD audit graph.
+
+    Args:
+        client: Default client when the runtime context has none (else env config).
+        model: Default chat model when the runtime context has none.
+
+    Returns:
+        The ``StateGraph``; compile it with or without a checkpointer.
+    """
+    defaults = WorkflowContext(client=client, model=model)
+    builder: StateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState] = (
+        StateGraph(PrdAuditState, context_schema=WorkflowContext)
+    )
+    nodes = [
+        ("locate", _locate),
+        ("read", _read),
+        ("assess", _assess),
+        ("draft", _draft),
+        ("review", _review),
+        ("write", _write),
+        ("verify", _verify),
+    ]
+    for i, (name, fn) in enumerate(nodes):
+        builder.add_node(name, instrument(WORKFLOW, name, fn, defaults, first=i == 0))
+    builder.add_edge(START, "locate")
+    for (name, _), (nxt, _) in itertools.pairwise(nodes):
+        builder.add_conditional_edges(name, _route(nxt), [nxt, END])
+    builder.add_edge("verify", END)
+    return builder
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def _result(values: Mapping[str, Any], thread_id: str | None) -> PrdAuditResult:
+    req = _req(values)
+    pending: dict[str, Any] | None = None
+    interrupts = values.get("__interrupt__") or ()
+    status = values.get("status")
+    if interrupts:
+        status = "awaiting_approval"
+        value = interrupts[0].value
+        pending = dict(value) if isinstance(value, Mapping) else {"value": value}
+    return PrdAuditResult(
+        status=status or "error",
+        mode=req.mode,
+        topic=req.topic,
+        page_id=values.get("page_id"),
+        title=values.get("title"),
+        url=values.get("url"),
+        version_before=values.get("version_before"),
+        version_after=values.get("version_after") or values.get("version_before"),
+        covered=values.get("covered"),
+        assessed_by=values.get("assessed_by"),
+        evidence=list(values.get("evidence") or []),
+        missing_points=list(values.get("missing_points") or []),
+        section_title=values.get("section_title"),
+        diff=values.get("diff") or "",
+        candidates=[Candidate.model_validate(c) for c in values.get("candidates") or []],
+        already_applied=bool(values.get("already_applied")),
+        conflicts=int(values.get("conflicts") or 0),
+        verified=values.get("verified"),
+        problems=list(values.get("problems") or []),
+        pending_approval=pending,
+        request_count=int(values.get("requests") or 0),
+        steps=list(values.get("steps") or []),
+        error=values.get("error")
+        or (None if status else "the run stopped before producing a status"),
+        thread_id=thread_id,
+    )
+
+
+def _prepare(
+    input: PrdAuditInput | Mapping[str, Any] | None,
+    compiled: CompiledStateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState],
+    cfg: RunnableConfig,
+    resume: Mapping[str, Any] | bool | None,
+    has_checkpointer: bool,
+) -> tuple[Any, Mapping[str, Any] | None]:
+    """Pick what to invoke with; returns (graph input, state to report without running)."""
+    if resume is not None:
+        return Command(resume=resume), None
+    if input is None:
+        return None, None  # continue a checkpointed run (crash recovery)
+    req = input if isinstance(input, PrdAuditInput) else PrdAuditInput.model_validate(input)
+    payload = {"request": req.model_dump()}
+    if has_checkpointer:
+        snapshot = compiled.get_state(cfg)
+        if snapshot.next and snapshot.values.get("request") == payload["request"]:
+            if snapshot.interrupts:
+                # Same request still waiting for a human: report, do not restart.
+                values = dict(snapshot.values)
+                values["__interrupt__"] = snapshot.interrupts
+                return None, values
+            return None, None  # same request, unfinished: resume where it stopped
+    return payload, None
+
+
+def run_prd_audit(
+    input: PrdAuditInput | Mapping[str, Any] | None = None,
+    *,
+    client: ConfluenceClient | None = None,
+    config: ConfluenceConfig | None = None,
+    model: BaseChatModel | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    thread_id: str | None = None,
+    on_event: EventCallback | None = None,
+    resume: Mapping[str, Any] | bool | None = None,
+) -> PrdAuditResult:
+    """Run the PRD audit synchronously.
+
+    Args:
+        input: The request. ``None`` continues the checkpointed run ``thread_id``
+            (after a crash); re-sending the same request on an unfinished thread
+            resumes it too.
+        client: Confluence client (else built from ``config`` or the environment).
+        config: Connection settings used when ``client`` is ``None``.
+        model: Optional chat model (else the offline matcher and template).
+        checkpointer: Makes the run durable/resumable (e.g. ``SqliteSaver``).
+        thread_id: Checkpoint thread (generated when a checkpointer is given).
+        on_event: Progress callback.
+        resume: Human decision for a paused run, e.g. ``{"approved": True}``.
+
+    Returns:
+        The typed result; ``status="awaiting_approval"`` while paused.
+    """
+    own = client is None
+    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
+    try:
+        compiled = build_prd_audit_graph().compile(checkpointer=checkpointer)
+        if checkpointer is not None and thread_id is None:
+            thread_id = f"prd-audit-{uuid.uuid4().hex[:12]}"
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
+        graph_input, ready = _prepare(input, compiled, cfg, resume, checkpointer is not None)
+        if ready is not None:
+            return _result(ready, thread_id)
+        ctx = WorkflowContext(client=active, model=model, on_event=on_event)
+        out = compiled.invoke(graph_input, cfg, context=ctx)
+        return _result(out, thread_id)
+    finally:
+        if own:
+            active.close()
+
+
+async def arun_prd_audit(
+    input: PrdAuditInput | Mapping[str, Any] | None = None,
+    *,
+    client: ConfluenceClient | None = None,
+    config: ConfluenceConfig | None = None,
+    model: BaseChatModel | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    thread_id: str | None = None,
+    on_event: EventCallback | None = None,
+    resume: Mapping[str, Any] | bool | None = None,
+) -> PrdAuditResult:
+    """Async :func:`run_prd_audit` (nodes run in a worker thread; same arguments).
+
+    Use an async-capable checkpointer (``AsyncSqliteSaver``, ``InMemorySaver``).
+    """
+    own = client is None
+    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
+    try:
+        compiled = build_prd_audit_graph().compile(checkpointer=checkpointer)
+        if checkpointer is not None and thread_id is None:
+            thread_id = f"prd-audit-{uuid.uuid4().hex[:12]}"
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
+        if resume is not None:
+            graph_input: Any = Command(resume=resume)
+        elif input is None:
+            graph_input = None
+        else:
+            req = input if isinstance(input, PrdAuditInput) else PrdAuditInput.model_validate(input)
+            graph_input = {"request": req.model_dump()}
+        ctx = WorkflowContext(client=active, model=model, on_event=on_event)
+        out = await compiled.ainvoke(graph_input, cfg, context=ctx)
+        return _result(out, thread_id)
+    finally:
+        if own:
+            active.close()
+
+
+# Exported for langgraph.json: no checkpointer (the platform injects one) and no
+# client until a node runs (then CONFLUENCE_* from the environment).
+graph = build_prd_audit_graph().compile()
