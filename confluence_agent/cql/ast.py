@@ -31,8 +31,9 @@ Equality ignores source positions: every ``span`` field is ``compare=False``, so
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 
 __all__ = [
@@ -85,7 +86,7 @@ class String:
 
     value: str
     quoted: bool = True
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         return quote(self.value) if self.quoted else self.value
@@ -96,19 +97,28 @@ class Number:
     """An unquoted numeric value (``id = 123``, ``recentlyViewedContent(10, 20)``)."""
 
     value: int | float
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    #: Source spelling (``"0123"``, ``"1.50"``); not part of equality.
+    text: str | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
-        return repr(self.value)
+        if self.text is not None:
+            return self.text
+        if isinstance(self.value, bool):
+            raise TypeError("Number does not take bool values")
+        if isinstance(self.value, int):
+            return str(self.value)
+        out = repr(self.value)
+        return format(self.value, "f") if ("e" in out or "inf" in out or "nan" in out) else out
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionCall:
-    """``name(arg, ...)`` e.g. ``currentUser()``, ``now("-4w")``, ``recentlyViewedContent(10, 20)``."""
+    """``name(arg, ...)``: ``currentUser()``, ``now("-4w")``, ``recentlyViewedContent(10, 20)``."""
 
     name: str
     args: tuple[String | Number, ...] = ()
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     @property
     def canonical_name(self) -> str:
@@ -129,7 +139,7 @@ class ValueList:
     """``(v1, v2, ...)`` — right-hand side of ``IN`` / ``NOT IN``."""
 
     items: tuple[Scalar, ...]
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         return "(" + ", ".join(i.to_cql() for i in self.items) + ")"
@@ -141,10 +151,6 @@ Value: TypeAlias = String | Number | ValueList | FunctionCall
 # ------------------------------------------------------------------------- clauses
 
 
-def _field_to_cql(name: str) -> str:
-    return name
-
-
 @dataclass(frozen=True, slots=True)
 class Clause:
     """``field op value``.  ``field`` is lower-cased (see module doc), ``op`` normalised."""
@@ -152,9 +158,11 @@ class Clause:
     field: str
     op: str
     value: Value
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
-    field_span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
-    op_span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
+    field_span: Span | None = dataclasses.field(
+        default=None, compare=False, repr=False, kw_only=True
+    )
+    op_span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     @property
     def canonical_field(self) -> str:
@@ -164,13 +172,13 @@ class Clause:
         return canonical_field_name(self.field)
 
     def to_cql(self) -> str:
-        return f"{_field_to_cql(self.field)} {self.op} {self.value.to_cql()}"
+        return f"{self.field} {self.op} {self.value.to_cql()}"
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Expr, ...]
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         return " AND ".join(_child_cql(i, And) for i in self.items)
@@ -179,7 +187,7 @@ class And:
 @dataclass(frozen=True, slots=True)
 class Or:
     items: tuple[Expr, ...]
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         return " OR ".join(_child_cql(i, Or) for i in self.items)
@@ -188,7 +196,7 @@ class Or:
 @dataclass(frozen=True, slots=True)
 class Not:
     item: Expr
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         if isinstance(self.item, Clause | Not):
@@ -214,7 +222,7 @@ def _child_cql(child: Expr, parent: type[And] | type[Or]) -> str:
 class OrderBy:
     field: str
     direction: str | None = None  # "ASC" | "DESC" | None (field default)
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     @property
     def canonical_field(self) -> str:
@@ -234,7 +242,7 @@ class OrderBy:
 class Query:
     where: Expr | None
     order_by: tuple[OrderBy, ...] = ()
-    span: Span | None = field(default=None, compare=False, repr=False, kw_only=True)
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_cql(self) -> str:
         parts: list[str] = []
