@@ -19,14 +19,16 @@ The update tool, the workflows, the CLI audit and the MCP server all go through
   ``"report"`` (raise :class:`EditConflict`, a :class:`VersionConflict` carrying
   the current version and a short summary of what changed).
 
-Sync and async share every decision through pure helpers; only the I/O differs.
+Sync and async share one core: :func:`_update_flow` is a generator that yields
+the reads and writes it needs (the pattern of :mod:`confluence_agent._core`);
+:func:`safe_update` and :func:`asafe_update` only drive it.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -117,7 +119,8 @@ class UpdateOutcome(BaseModel):
         new_version: Version after the call (equal to ``previous_version`` when
             nothing changed).
         changed: Whether a write happened.
-        attempts: Reads of the page (1 + re-reads after conflicts).
+        attempts: Versions of the page the operations were applied to: the
+            first read (or the caller's ``current`` copy), plus one per re-read.
         conflicts: Conflicts seen (409s, or the page being newer than ``read_version``).
         diff: Unified diff of the storage body (empty when unchanged).
         edited_sections: Headings of the sections the operations touched.
@@ -436,7 +439,188 @@ def _check_args(on_conflict: str, max_conflict_retries: int) -> None:
         raise ValueError("max_conflict_retries must be >= 0")
 
 
+# ----------------------------------------------------------------------- one core
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Step: read the page's storage body (the current one, or an old ``version``)."""
+
+    page_id: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class _Write:
+    """Step: ``PUT`` the new body at ``version`` (current + 1, the optimistic lock)."""
+
+    page_id: str
+    title: str
+    body: str
+    version: int
+    message: str | None
+
+
+_Flow = Generator[_Read | _Write, Page, UpdateOutcome]
+"""The update loop: yields the I/O it needs, receives the page each step returns."""
+
+
+def _check_current(page_id: str, current: Page | None) -> None:
+    if current is None:
+        return
+    if current.id != page_id:
+        raise ValueError(f"current is page {current.id}, not page {page_id}")
+    if current.body_storage is None:
+        # Applying the ops to an empty body would write a page without its content.
+        raise ValueError("current must carry the storage body (read with body_format='storage')")
+
+
+def _update_flow(
+    page_id: str,
+    ops: Sequence[EditOp],
+    *,
+    read_version: int | None,
+    current: Page | None,
+    on_conflict: OnConflict,
+    allow_loss: bool,
+    max_conflict_retries: int,
+    message: str | None,
+) -> _Flow:
+    """The read → apply → write loop shared by :func:`safe_update` and :func:`asafe_update`.
+
+    Written once, free of I/O: it yields :class:`_Read`/:class:`_Write` steps
+    and receives the resulting :class:`Page` (or has the client's
+    :class:`ConfluenceError` thrown in), like the client's operations in
+    :mod:`confluence_agent._core`. The drivers below only perform the steps.
+    """
+    attempts = conflicts = 0
+    # The caller's own copy is the base of the edit, exactly like a read_version.
+    expected = read_version
+    if expected is None and current is not None:
+        expected = current.version.number
+    given = current
+    while True:
+        attempts += 1
+        speculative = given is not None
+        if given is not None:
+            page, given = given, None  # used once: every later attempt reads afresh
+        else:
+            page = yield _Read(page_id)
+        plan = _plan(page_id, page, ops, expected, allow_loss)
+        if not plan.result.changed:
+            return _unchanged(page_id, plan, attempts, conflicts)
+        if plan.stale:
+            conflicts += 1
+            if on_conflict == "report":
+                base = yield from _body_at(page_id, expected, current)
+                raise _conflict(page_id, expected, (expected or 0) + 1, base, page)
+            # reapply: the ops were just applied to the newest body; go on.
+        try:
+            written = yield _Write(
+                page_id,
+                title=page.title,
+                body=plan.result.body,
+                version=page.version.number + 1,
+                message=message,
+            )
+        except VersionConflict as exc:
+            if speculative:
+                # The caller's copy was older than the page: the server noticed
+                # instead of our read. Read now and judge that page like a first
+                # read against ``expected`` (already applied → nothing to write;
+                # newer → a conflict, reapplied or reported), so the outcome is
+                # the one a read-first call would have produced.
+                conflicts = 0
+                continue
+            conflicts += 1
+            if on_conflict == "report" or conflicts > max_conflict_retries:
+                latest = yield _Read(page_id)
+                raise _conflict(
+                    page_id,
+                    page.version.number,
+                    exc.attempted_version or page.version.number + 1,
+                    page.body_storage,
+                    latest,
+                ) from exc
+            expected = None  # the next read is the new base
+            continue
+        return _written(page_id, plan, written, attempts, conflicts)
+
+
+def _body_at(
+    page_id: str, version: int | None, known: Page | None
+) -> Generator[_Read, Page, str | None]:
+    # Best effort: the summary is a courtesy, the conflict itself must still be raised.
+    if version is None or version < 1:
+        return None
+    if known is not None and known.version.number == version:
+        return known.body_storage  # the caller's copy is that version: no request
+    try:
+        old = yield _Read(page_id, version)
+    except ConfluenceError:
+        return None
+    return old.body_storage
+
+
 # ---------------------------------------------------------------------------- I/O
+
+
+def _perform(client: ConfluenceClient, step: _Read | _Write) -> Page:
+    if isinstance(step, _Write):
+        return client.update_page(
+            step.page_id,
+            title=step.title,
+            body=step.body,
+            version=step.version,
+            message=step.message,
+        )
+    if step.version is None:
+        return client.get_page(step.page_id, body_format="storage")
+    return client.get_page(step.page_id, body_format="storage", version=step.version)
+
+
+async def _aperform(client: AsyncConfluenceClient, step: _Read | _Write) -> Page:
+    if isinstance(step, _Write):
+        return await client.update_page(
+            step.page_id,
+            title=step.title,
+            body=step.body,
+            version=step.version,
+            message=step.message,
+        )
+    if step.version is None:
+        return await client.get_page(step.page_id, body_format="storage")
+    return await client.get_page(step.page_id, body_format="storage", version=step.version)
+
+
+def _drive(client: ConfluenceClient, flow: _Flow) -> UpdateOutcome:
+    try:
+        step = next(flow)
+        while True:
+            try:
+                page = _perform(client, step)
+            except ConfluenceError as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(page)
+    except StopIteration as stop:
+        outcome: UpdateOutcome = stop.value
+        return outcome
+
+
+async def _adrive(client: AsyncConfluenceClient, flow: _Flow) -> UpdateOutcome:
+    try:
+        step = next(flow)
+        while True:
+            try:
+                page = await _aperform(client, step)
+            except ConfluenceError as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(page)
+    except StopIteration as stop:
+        outcome: UpdateOutcome = stop.value
+        return outcome
 
 
 def safe_update(
@@ -449,6 +633,7 @@ def safe_update(
     allow_loss: bool = False,
     max_conflict_retries: int = 3,
     message: str | None = None,
+    current: Page | None = None,
 ) -> UpdateOutcome:
     """Apply ``ops`` to the current version of a page and write it safely.
 
@@ -458,13 +643,19 @@ def safe_update(
         ops: Operations, applied in order to the current storage body.
         read_version: The version the caller read (and based its edit on). When
             the page is newer, that is a conflict. ``None``: use whatever is
-            current (the optimistic lock still protects the read-write window).
+            current (the optimistic lock still protects the read-write window),
+            or ``current``'s version when that is given.
         on_conflict: ``"reapply"`` re-reads and re-applies the ops (at most
             ``max_conflict_retries`` times); ``"report"`` raises
             :class:`EditConflict` without writing.
         allow_loss: Skip the macro guard (explicit opt-in to lossy edits).
         max_conflict_retries: Bound on re-reads after conflicts.
         message: Version message stored with the new version.
+        current: The page exactly as the caller just read it (storage body and
+            version). The ops are applied to it without reading the page again,
+            saving a request. Safe even when it is stale: the write then gets a
+            409 and the page is re-read and judged as usual (already applied →
+            nothing written; changed → reapplied or reported).
 
     Returns:
         The outcome; ``changed=False`` (and no write) when the ops were already
@@ -476,47 +667,14 @@ def safe_update(
         confluence_agent.storage.MacroGuardError: The guard found lost elements
             and ``allow_loss`` is false.
         confluence_agent.storage.SectionNotFoundError: A referenced heading is missing.
-        ValueError: Invalid operations (missing field, malformed storage content).
+        ValueError: Invalid operations (missing field, malformed storage content),
+            or ``current`` is another page or lacks its storage body.
         confluence_agent.errors.ConfluenceError: Other client errors.
     """
-    _check_args(on_conflict, max_conflict_retries)
-    pid = str(page_id)
-    attempts = conflicts = 0
-    expected = read_version
-    while True:
-        attempts += 1
-        page = client.get_page(pid, body_format="storage")
-        plan = _plan(pid, page, ops, expected, allow_loss)
-        if not plan.result.changed:
-            return _unchanged(pid, plan, attempts, conflicts)
-        if plan.stale:
-            conflicts += 1
-            if on_conflict == "report":
-                base = _body_at(client, pid, expected)
-                raise _conflict(pid, expected, (expected or 0) + 1, base, page)
-            # reapply: the ops were just applied to the newest body; go on.
-        try:
-            written = client.update_page(
-                pid,
-                title=page.title,
-                body=plan.result.body,
-                version=page.version.number + 1,
-                message=message,
-            )
-        except VersionConflict as exc:
-            conflicts += 1
-            if on_conflict == "report" or conflicts > max_conflict_retries:
-                current = client.get_page(pid, body_format="storage")
-                raise _conflict(
-                    pid,
-                    page.version.number,
-                    exc.attempted_version or page.version.number + 1,
-                    page.body_storage,
-                    current,
-                ) from exc
-            expected = None  # the next read is the new base
-            continue
-        return _written(pid, plan, written, attempts, conflicts)
+    flow = _start(
+        page_id, ops, read_version, current, on_conflict, allow_loss, max_conflict_retries, message
+    )
+    return _drive(client, flow)
 
 
 async def asafe_update(
@@ -529,62 +687,36 @@ async def asafe_update(
     allow_loss: bool = False,
     max_conflict_retries: int = 3,
     message: str | None = None,
+    current: Page | None = None,
 ) -> UpdateOutcome:
     """Async :func:`safe_update` (same arguments, rules and errors)."""
+    flow = _start(
+        page_id, ops, read_version, current, on_conflict, allow_loss, max_conflict_retries, message
+    )
+    return await _adrive(client, flow)
+
+
+def _start(
+    page_id: str | int,
+    ops: Sequence[EditOp],
+    read_version: int | None,
+    current: Page | None,
+    on_conflict: OnConflict,
+    allow_loss: bool,
+    max_conflict_retries: int,
+    message: str | None,
+) -> _Flow:
+    # Argument errors are raised here, before any request, not at the first step.
     _check_args(on_conflict, max_conflict_retries)
     pid = str(page_id)
-    attempts = conflicts = 0
-    expected = read_version
-    while True:
-        attempts += 1
-        page = await client.get_page(pid, body_format="storage")
-        plan = _plan(pid, page, ops, expected, allow_loss)
-        if not plan.result.changed:
-            return _unchanged(pid, plan, attempts, conflicts)
-        if plan.stale:
-            conflicts += 1
-            if on_conflict == "report":
-                base = await _abody_at(client, pid, expected)
-                raise _conflict(pid, expected, (expected or 0) + 1, base, page)
-        try:
-            written = await client.update_page(
-                pid,
-                title=page.title,
-                body=plan.result.body,
-                version=page.version.number + 1,
-                message=message,
-            )
-        except VersionConflict as exc:
-            conflicts += 1
-            if on_conflict == "report" or conflicts > max_conflict_retries:
-                current = await client.get_page(pid, body_format="storage")
-                raise _conflict(
-                    pid,
-                    page.version.number,
-                    exc.attempted_version or page.version.number + 1,
-                    page.body_storage,
-                    current,
-                ) from exc
-            expected = None
-            continue
-        return _written(pid, plan, written, attempts, conflicts)
-
-
-def _body_at(client: ConfluenceClient, page_id: str, version: int | None) -> str | None:
-    # Best effort: the summary is a courtesy, the conflict itself must still be raised.
-    if version is None or version < 1:
-        return None
-    try:
-        return client.get_page(page_id, body_format="storage", version=version).body_storage
-    except ConfluenceError:
-        return None
-
-
-async def _abody_at(client: AsyncConfluenceClient, page_id: str, version: int | None) -> str | None:
-    if version is None or version < 1:
-        return None
-    try:
-        old = await client.get_page(page_id, body_format="storage", version=version)
-    except ConfluenceError:
-        return None
-    return old.body_storage
+    _check_current(pid, current)
+    return _update_flow(
+        pid,
+        ops,
+        read_version=read_version,
+        current=current,
+        on_conflict=on_conflict,
+        allow_loss=allow_loss,
+        max_conflict_retries=max_conflict_retries,
+        message=message,
+    )

@@ -353,18 +353,47 @@ def _read(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
 _LIST_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*\S)\s*$")
 
 
+def _own_storage(body: str, start: int, end: int, children: Sequence[storage.Section]) -> str:
+    """``body[start:end]`` without the spans of ``children`` (sections inside it)."""
+    parts: list[str] = []
+    at = start
+    for child in children:
+        parts.append(body[at : child.start])
+        at = max(at, child.end)
+    parts.append(body[at:end])
+    return "".join(parts)
+
+
 def _section_chunks(body: str, page_title: str) -> list[tuple[str | None, str]]:
-    """(heading, own storage) pairs; a section's own part stops at its first subsection."""
-    sections = sorted(storage.list_sections(body), key=lambda s: s.start)
+    """(heading, own storage) pairs in document order, each chunk well-formed XHTML.
+
+    A section's own part is its span minus the spans of its direct subsections,
+    which get chunks of their own. Section spans from the storage package's
+    section model always cover whole sibling blocks, so cutting them out leaves
+    well-formed storage, also when a subsection sits in an ``ac:layout`` cell
+    (the layout's skeleton and any text of its cells before their first heading
+    stay with the enclosing section). Slicing from a heading to the next
+    heading's start would cut through the layout.
+    """
+    sections = storage.list_sections(body)  # document order
+    # Spans nest or are disjoint, so one pass with a stack of open sections finds
+    # each section's direct parent (index -1: the body itself).
+    children: dict[int, list[storage.Section]] = {-1: []}
+    open_: list[storage.Section] = []
+    for section in sections:
+        while open_ and not open_[-1].contains(section):
+            open_.pop()
+        children[open_[-1].index if open_ else -1].append(section)
+        children[section.index] = []
+        open_.append(section)
+
     chunks: list[tuple[str | None, str]] = []
-    first = sections[0].start if sections else len(body)
-    if body[:first].strip():
-        chunks.append((None, body[:first]))
-    for i, s in enumerate(sections):
-        end = s.end
-        if i + 1 < len(sections) and sections[i + 1].start < end:
-            end = sections[i + 1].start
-        chunks.append((s.title, body[s.heading_end : end]))
+    preamble = _own_storage(body, 0, len(body), children[-1])
+    if preamble.strip():
+        chunks.append((None, preamble))
+    for section in sections:
+        own = _own_storage(body, section.heading_end, section.end, children[section.index])
+        chunks.append((section.title, own))
     return chunks
 
 

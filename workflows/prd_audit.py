@@ -14,10 +14,12 @@ Graph (linear; every node may end the run early)::
   proposed body and a unified storage diff are computed locally (no request).
 * ``review``: in ``apply`` mode with ``require_approval`` the run pauses with
   ``interrupt()``; resume with ``Command(resume={"approved": True})``.
-* ``write``: :func:`confluence_agent.editing.safe_update` (read version + 1,
-  409 → re-read and re-apply, bounded). Idempotent on resume: the append
-  operation is a no-op when the section is already there, so a run killed after
-  the PUT and resumed records "already applied" instead of writing twice.
+* ``write``: :func:`confluence_agent.editing.safe_update` on the page ``read``
+  returned (no second read; read version + 1, 409 → re-read and re-apply,
+  bounded). Idempotent on resume: the append operation is a no-op when the
+  section is already there, so a run killed after the PUT and resumed gets a
+  409 for its stale copy, re-reads, and records "already applied" instead of
+  writing twice.
 * ``verify``: re-read; the version moved, the section exists exactly once and
   the macro guard finds nothing lost.
 
@@ -50,7 +52,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, StateSnapshot, interrupt
 from pydantic import BaseModel, Field, model_validator
 
 from confluence_agent import storage
@@ -59,6 +61,7 @@ from confluence_agent.config import ConfluenceConfig
 from confluence_agent.cql import format_problems
 from confluence_agent.cql import validate as validate_cql
 from confluence_agent.editing import EditOp, apply_ops, safe_update, storage_diff
+from confluence_agent.models import Page, Version
 
 __all__ = [
     "Candidate",
@@ -519,6 +522,11 @@ def _write(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
         on_conflict="reapply",
         max_conflict_retries=req.max_conflict_retries,
         message=f"PRD audit: add section {state['section_title']!r}",
+        # The page as ``read`` saw it, which the draft was made from: saves
+        # safe_update's own read. On a resume (crash, approval) it may be stale;
+        # then the PUT gets a 409 and safe_update re-reads, finding our earlier
+        # write ("already applied", nothing sent) or reapplying to a newer page.
+        current=_read_page(state),
     )
     if outcome.changed:
         return {
@@ -537,6 +545,16 @@ def _write(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
         "already_applied": True,
         "step": f"write: already applied (page at version {outcome.new_version}), nothing sent",
     }
+
+
+def _read_page(state: PrdAuditState) -> Page:
+    """The page as the ``read`` node saw it, rebuilt from the checkpointed state."""
+    return Page(
+        id=state["page_id"],
+        title=state["title"],
+        version=Version(number=state["version_before"]),
+        body_storage=state["body"],
+    )
 
 
 def _verify(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
@@ -648,30 +666,61 @@ def _result(values: Mapping[str, Any], thread_id: str | None) -> PrdAuditResult:
     )
 
 
-def _prepare(
-    input: PrdAuditInput | Mapping[str, Any] | None,
-    compiled: CompiledStateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState],
-    cfg: RunnableConfig,
-    resume: Mapping[str, Any] | bool | None,
-    has_checkpointer: bool,
-) -> tuple[Any, Mapping[str, Any] | None]:
-    """Pick what to invoke with; returns (graph input, state to report without running)."""
+def _graph_input(
+    input: PrdAuditInput | Mapping[str, Any] | None, resume: Mapping[str, Any] | bool | None
+) -> Any:
+    """What to invoke the graph with, before looking at the checkpoint."""
     if resume is not None:
-        return Command(resume=resume), None
+        return Command(resume=resume)
     if input is None:
-        return None, None  # continue a checkpointed run (crash recovery)
+        return None  # continue a checkpointed run (crash recovery)
     req = input if isinstance(input, PrdAuditInput) else PrdAuditInput.model_validate(input)
-    payload = {"request": req.model_dump()}
-    if has_checkpointer:
-        snapshot = compiled.get_state(cfg)
-        if snapshot.next and snapshot.values.get("request") == payload["request"]:
-            if snapshot.interrupts:
-                # Same request still waiting for a human: report, do not restart.
-                values = dict(snapshot.values)
-                values["__interrupt__"] = snapshot.interrupts
-                return None, values
-            return None, None  # same request, unfinished: resume where it stopped
-    return payload, None
+    return {"request": req.model_dump()}
+
+
+def _against_checkpoint(
+    graph_input: Any, snapshot: StateSnapshot | None
+) -> tuple[Any, Mapping[str, Any] | None]:
+    """Reconcile a new request with the thread's checkpoint (shared by sync and async).
+
+    Args:
+        graph_input: From :func:`_graph_input`.
+        snapshot: The thread's state; ``None`` without a checkpointer.
+
+    Returns:
+        ``(graph input, state to report without running)``. Re-sending the
+        request of an unfinished run resumes it (``None`` input) rather than
+        starting over, or, while it waits for approval, reports it unchanged.
+    """
+    if snapshot is None or not isinstance(graph_input, dict):
+        return graph_input, None
+    if snapshot.next and snapshot.values.get("request") == graph_input["request"]:
+        if snapshot.interrupts:
+            # Same request still waiting for a human: report, do not restart.
+            values = dict(snapshot.values)
+            values["__interrupt__"] = snapshot.interrupts
+            return None, values
+        return None, None  # same request, unfinished: resume where it stopped
+    return graph_input, None
+
+
+def _needs_snapshot(graph_input: Any, checkpointer: BaseCheckpointSaver[Any] | None) -> bool:
+    # Only a new request can collide with an unfinished run on the same thread.
+    return checkpointer is not None and isinstance(graph_input, dict)
+
+
+def _setup(
+    checkpointer: BaseCheckpointSaver[Any] | None, thread_id: str | None
+) -> tuple[
+    CompiledStateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState],
+    str | None,
+    RunnableConfig,
+]:
+    compiled = build_prd_audit_graph().compile(checkpointer=checkpointer)
+    if checkpointer is not None and thread_id is None:
+        thread_id = f"prd-audit-{uuid.uuid4().hex[:12]}"
+    cfg: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
+    return compiled, thread_id, cfg
 
 
 def run_prd_audit(
@@ -705,11 +754,10 @@ def run_prd_audit(
     own = client is None
     active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
     try:
-        compiled = build_prd_audit_graph().compile(checkpointer=checkpointer)
-        if checkpointer is not None and thread_id is None:
-            thread_id = f"prd-audit-{uuid.uuid4().hex[:12]}"
-        cfg: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
-        graph_input, ready = _prepare(input, compiled, cfg, resume, checkpointer is not None)
+        compiled, thread_id, cfg = _setup(checkpointer, thread_id)
+        graph_input = _graph_input(input, resume)
+        snapshot = compiled.get_state(cfg) if _needs_snapshot(graph_input, checkpointer) else None
+        graph_input, ready = _against_checkpoint(graph_input, snapshot)
         if ready is not None:
             return _result(ready, thread_id)
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
@@ -738,17 +786,15 @@ async def arun_prd_audit(
     own = client is None
     active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
     try:
-        compiled = build_prd_audit_graph().compile(checkpointer=checkpointer)
-        if checkpointer is not None and thread_id is None:
-            thread_id = f"prd-audit-{uuid.uuid4().hex[:12]}"
-        cfg: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
-        if resume is not None:
-            graph_input: Any = Command(resume=resume)
-        elif input is None:
-            graph_input = None
-        else:
-            req = input if isinstance(input, PrdAuditInput) else PrdAuditInput.model_validate(input)
-            graph_input = {"request": req.model_dump()}
+        compiled, thread_id, cfg = _setup(checkpointer, thread_id)
+        graph_input = _graph_input(input, resume)
+        # aget_state: async savers refuse sync calls from the event loop thread.
+        snapshot = (
+            await compiled.aget_state(cfg) if _needs_snapshot(graph_input, checkpointer) else None
+        )
+        graph_input, ready = _against_checkpoint(graph_input, snapshot)
+        if ready is not None:
+            return _result(ready, thread_id)
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
         out = await compiled.ainvoke(graph_input, cfg, context=ctx)
         return _result(out, thread_id)

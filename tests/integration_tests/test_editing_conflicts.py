@@ -117,3 +117,89 @@ def test_macro_guard_refuses_lossy_body(client: ConfluenceClient) -> None:
     assert msg.status == "error"
     assert "Refused, nothing was written" in msg.content and "allow_macro_loss" in msg.content
     assert client.get_page(PRD_PAGE_ID).version.number == 5
+
+
+# ------------------------------------------------------------------ current=
+
+
+def _op() -> list[EditOp]:
+    return [EditOp.model_validate(OP)]
+
+
+def test_current_page_saves_the_read(client: ConfluenceClient) -> None:
+    page = client.get_page(PRD_PAGE_ID, body_format="storage")
+    sent = client.stats.requests
+    outcome = safe_update(client, PRD_PAGE_ID, _op(), current=page)
+    assert client.stats.requests - sent == 1  # the PUT alone
+    assert outcome.changed and (outcome.previous_version, outcome.new_version) == (5, 6)
+    assert "Stripe webhook integration" in (client.get_page(PRD_PAGE_ID).body_storage or "")
+
+
+def test_stale_current_is_reapplied_to_the_newer_page(
+    confluence_sandbox: Any, client: ConfluenceClient
+) -> None:
+    page = client.get_page(PRD_PAGE_ID, body_format="storage")
+    confluence_sandbox.human_edit(PRD_PAGE_ID, f"<p>{NOTE}</p>")
+    sent = client.stats.requests
+    outcome = safe_update(client, PRD_PAGE_ID, _op(), current=page)
+    # Refused PUT (409), re-read, PUT: the human's version 6 is the new base.
+    assert client.stats.requests - sent == 3
+    assert outcome.changed and outcome.conflicts == 1
+    assert (outcome.previous_version, outcome.new_version) == (6, 7)
+    body = client.get_page(PRD_PAGE_ID).body_storage or ""
+    assert NOTE in body and "Stripe webhook integration" in body
+
+
+def test_stale_current_is_reported_without_writing(
+    confluence_sandbox: Any, client: ConfluenceClient
+) -> None:
+    page = client.get_page(PRD_PAGE_ID, body_format="storage")
+    confluence_sandbox.human_edit(PRD_PAGE_ID, f"<p>{NOTE}</p>")
+    sent = client.stats.requests
+    with pytest.raises(EditConflict) as info:
+        safe_update(client, PRD_PAGE_ID, _op(), current=page, on_conflict="report")
+    # Refused PUT and re-read; version 5 is not fetched again, the caller has it.
+    assert client.stats.requests - sent == 2
+    assert info.value.read_version == 5 and info.value.current_version == 6
+    assert "storage lines changed" in info.value.summary  # diffed against the caller's copy
+    body = client.get_page(PRD_PAGE_ID).body_storage or ""
+    assert NOTE in body and "Stripe webhook integration" not in body
+
+
+def test_stale_current_with_the_edit_already_made_writes_nothing(
+    client: ConfluenceClient,
+) -> None:
+    page = client.get_page(PRD_PAGE_ID, body_format="storage")
+    safe_update(client, PRD_PAGE_ID, _op())  # e.g. our own write before a crash
+    # Even with no conflict budget, finding the edit done is not a conflict.
+    again = safe_update(client, PRD_PAGE_ID, _op(), current=page, max_conflict_retries=0)
+    assert not again.changed and again.conflicts == 0
+    assert again.new_version == 6
+    assert client.get_page(PRD_PAGE_ID).version.number == 6
+
+
+def test_current_must_be_this_page_with_its_body(client: ConfluenceClient) -> None:
+    page = client.get_page(PRD_PAGE_ID, body_format="storage")
+    sent = client.stats.requests
+    with pytest.raises(ValueError, match="storage body"):
+        bodiless = page.model_copy(update={"body_storage": None})
+        safe_update(client, PRD_PAGE_ID, _op(), current=bodiless)
+    with pytest.raises(ValueError, match="not page"):
+        safe_update(client, PRD_PAGE_ID, _op(), current=page.model_copy(update={"id": "1"}))
+    assert client.stats.requests == sent
+    assert client.get_page(PRD_PAGE_ID).version.number == 5
+
+
+async def test_async_current_page_saves_the_read(confluence_sandbox: Any) -> None:
+    async with AsyncConfluenceClient(**confluence_sandbox.client_kwargs()) as aclient:
+        page = await aclient.get_page(PRD_PAGE_ID, body_format="storage")
+        confluence_sandbox.human_edit(PRD_PAGE_ID, f"<p>{NOTE}</p>")
+        sent = aclient.stats.requests
+        outcome = await asafe_update(aclient, PRD_PAGE_ID, _op(), current=page)
+        assert aclient.stats.requests - sent == 3
+        assert outcome.conflicts == 1 and outcome.new_version == 7
+        fresh = await aclient.get_page(PRD_PAGE_ID, body_format="storage")
+        sent = aclient.stats.requests
+        noop = await asafe_update(aclient, PRD_PAGE_ID, _op(), current=fresh)
+        assert aclient.stats.requests == sent  # already in the caller's copy: no request
+        assert not noop.changed

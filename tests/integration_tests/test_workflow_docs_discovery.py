@@ -142,3 +142,45 @@ def test_no_match_is_empty(client: ConfluenceClient) -> None:
     assert briefing.status == "empty"
     assert briefing.pages == []
     assert briefing.request_count == 1
+
+
+KAFKA_TITLE = "Kafka retention runbook"
+# A top-level section whose content is a two-column layout with headings in its
+# cells: slicing from "Kafka retention" to the next heading would cut the layout.
+KAFKA_BODY = (
+    "<p>Owned by the platform team.</p>"
+    "<h1>Kafka retention</h1><p>How long Kafka topics keep messages.</p>"
+    '<ac:layout><ac:layout-section ac:type="two_equal">'
+    "<ac:layout-cell><p>Applies to every cluster.</p>"
+    "<h3>Retention rules</h3><ul><li>Kafka retention defaults to 7 days</li>"
+    "<li>Audit topics keep Kafka retention at 400 days</li></ul></ac:layout-cell>"
+    "<ac:layout-cell><h3>Compaction</h3><p>Compacted Kafka topics ignore retention.</p>"
+    "</ac:layout-cell></ac:layout-section></ac:layout>"
+    "<p>Ask in #platform before changing Kafka retention.</p>"
+    "<h1>Contacts</h1><p>Platform on-call.</p>"
+)
+
+
+def test_headings_inside_layout_cells_are_answered_from(client: ConfluenceClient) -> None:
+    space = client.get_space_by_key("ENG")
+    page = client.create_page(space_id=space.id, title=KAFKA_TITLE, body=KAFKA_BODY)
+
+    briefing = run_docs_discovery(
+        DocsDiscoveryInput(question="What are the Kafka retention rules?", spaces=["ENG"]),
+        client=client,
+    )
+
+    assert briefing.status == "answered", briefing.error
+    assert briefing.pages[0].id == page.id
+    quoted = [(q.citation, q.text) for q in briefing.quotes]
+    # The list items of the cell's "Retention rules" section are cited as the rules.
+    rules = f"{KAFKA_TITLE} › Retention rules"
+    assert [text for citation, text in quoted if citation == rules] == [
+        "Kafka retention defaults to 7 days",
+        "Audit topics keep Kafka retention at 400 days",
+    ]
+    # Text of the enclosing section on both sides of the layout is still read.
+    assert (
+        f"{KAFKA_TITLE} › Kafka retention",
+        "Ask in #platform before changing Kafka retention.",
+    ) in quoted

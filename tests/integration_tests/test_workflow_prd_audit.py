@@ -24,6 +24,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from confluence_agent import storage
 from confluence_agent.client import ConfluenceClient
+from confluence_agent.errors import ConnectionFailed
 from confluence_agent.models import Page
 from confluence_agent.sandbox import SandboxServer
 
@@ -87,12 +88,17 @@ def test_apply_adds_section_keeps_macros_and_is_idempotent(
 ) -> None:
     before = _page(client).body_storage or ""
     events: list[ProgressEvent] = []
+    sent, served = client.stats.requests, confluence_sandbox.stats.requests
     result = run_prd_audit(_request(mode="apply"), client=client, on_event=events.append)
     assert result.status == "applied", result.error
     assert (result.version_before, result.version_after) == (5, 6)
     assert result.verified is True
-    # search, read, safe_update (read + PUT), verification read
-    assert result.request_count <= 5
+    # search, read, PUT (based on that read, not a second one), verification read
+    assert result.request_count == 4
+    assert client.stats.requests - sent == 4
+    assert confluence_sandbox.stats.requests - served == 4
+    write = next(e for e in events if e.node == "write" and e.phase == "finished")
+    assert write.requests == 1
     after = _page(client).body_storage or ""
     assert storage.find_section(after, TOPIC) is not None
     assert storage.check_preserved(before, after, (TOPIC,)) == []
@@ -367,3 +373,65 @@ async def test_async_variant(client: ConfluenceClient) -> None:
     assert result.status == "applied", result.error
     assert result.version_after == 6
     assert result.thread_id
+
+
+class _FailAfterPut(ConfluenceClient):
+    """The PUT reaches the server, then the connection drops (a transient error)."""
+
+    def update_page(self, *args: Any, **kwargs: Any) -> Page:
+        super().update_page(*args, **kwargs)
+        raise ConnectionFailed("connection reset after the write", request_sent=True)
+
+
+async def test_async_resending_the_request_resumes_the_unfinished_run(
+    confluence_sandbox: SandboxServer, client: ConfluenceClient
+) -> None:
+    from confluence_agent.workflows.prd_audit import arun_prd_audit
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver()
+    with (
+        _FailAfterPut(**confluence_sandbox.client_kwargs()) as failing,
+        pytest.raises(ConnectionFailed),
+    ):
+        await arun_prd_audit(
+            _request(mode="apply"), client=failing, checkpointer=saver, thread_id="a1"
+        )
+    assert _page(client).version.number == 6  # the write landed
+
+    # The same request again: resumed at the write, not started over.
+    sent = client.stats.requests
+    result = await arun_prd_audit(
+        _request(mode="apply"), client=client, checkpointer=saver, thread_id="a1"
+    )
+    assert result.status == "applied", result.error
+    assert result.already_applied is True
+    assert result.version_after == 6
+    nodes = [step.split(":")[0].split(" ")[0] for step in result.steps]
+    assert nodes == ["locate", "read", "assess", "draft", "review", "write", "verify"]
+    # No search or read again: the stale copy's PUT is refused (409), the
+    # re-read finds the section, then the verification read.
+    assert client.stats.requests - sent == 3
+    assert _page(client).version.number == 6
+
+
+async def test_async_resending_the_request_while_awaiting_approval_reports_it(
+    client: ConfluenceClient,
+) -> None:
+    from confluence_agent.workflows.prd_audit import arun_prd_audit
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver()
+    request = _request(mode="apply", require_approval=True)
+    paused = await arun_prd_audit(request, client=client, checkpointer=saver, thread_id="a2")
+    assert paused.status == "awaiting_approval"
+    sent = client.stats.requests
+    again = await arun_prd_audit(request, client=client, checkpointer=saver, thread_id="a2")
+    assert again.status == "awaiting_approval"
+    assert again.pending_approval == paused.pending_approval
+    assert client.stats.requests == sent  # not restarted: nothing searched or read
+    done = await arun_prd_audit(
+        None, client=client, checkpointer=saver, thread_id="a2", resume={"approved": True}
+    )
+    assert done.status == "applied", done.error
+    assert _page(client).version.number == 6

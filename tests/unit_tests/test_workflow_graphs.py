@@ -20,6 +20,7 @@ from confluence_agent.workflows.prd_audit import (
 )
 from pydantic import ValidationError
 
+from confluence_agent import storage
 from confluence_agent.sandbox.seed_demo_pages import datadog_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +94,25 @@ def test_extractive_summary_takes_the_rules_section() -> None:
     assert len(rules) == 6
     assert rules[0].startswith("**Structured JSON only.**")
     assert quotes[0]["citation"] == "Datadog logging guidelines › Rules"
+
+
+def test_layout_before_any_heading_is_chunked_whole() -> None:
+    # Headings only inside layout cells: the page text outside them (layout
+    # skeleton included) is one preamble chunk, and every chunk renders.
+    body = (
+        "<p>Intro.</p>"
+        '<ac:layout><ac:layout-section ac:type="two_equal">'
+        "<ac:layout-cell><p>Left.</p><h2>Left rules</h2><ul><li>Rule A</li></ul>"
+        "</ac:layout-cell><ac:layout-cell><h2>Right rules</h2><p>Rule B.</p>"
+        "</ac:layout-cell></ac:layout-section></ac:layout><p>Outro.</p>"
+    )
+    chunks = _section_chunks(body, "Page")
+    rendered = [(heading, storage.to_markdown(chunk).split()) for heading, chunk in chunks]
+    assert rendered == [
+        (None, ["Intro.", "Left.", "Outro."]),
+        ("Left rules", ["-", "Rule", "A"]),
+        ("Right rules", ["Rule", "B."]),
+    ]
 
 
 def test_text_helpers() -> None:
