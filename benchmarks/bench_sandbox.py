@@ -13,11 +13,26 @@ import httpx
 
 from confluence_agent.sandbox import SandboxServer
 
-QUERIES = (
-    'text ~ "logging"',
-    'text ~ "deployment rollback" AND type = page',
-    'title ~ "guide*" ORDER BY lastmodified DESC',
-    "label = runbook OR macro = code",
+# (label, CQL, extra query parameters); every search asks for 25 results.
+QUERIES: tuple[tuple[str, str, dict[str, object]], ...] = (
+    ('text ~ "logging"', 'text ~ "logging"', {}),
+    ('text ~ "logging" start=1400', 'text ~ "logging"', {"start": 1400}),
+    (
+        'text ~ "deployment rollback" AND type = page',
+        'text ~ "deployment rollback" AND type = page',
+        {},
+    ),
+    (
+        'title ~ "guide*" ORDER BY lastmodified DESC',
+        'title ~ "guide*" ORDER BY lastmodified DESC',
+        {},
+    ),
+    ("label = runbook OR macro = code", "label = runbook OR macro = code", {}),
+    (
+        "mention = currentUser() OR contributor = currentUser()",
+        "mention = currentUser() OR contributor = currentUser()",
+        {},
+    ),
 )
 
 
@@ -37,15 +52,16 @@ def run(pages: int = 10_000, repeats: int = 10) -> dict[str, object]:
     }
     try:
         with httpx.Client(base_url=sandbox.url, auth=(sandbox.email, sandbox.api_token)) as client:
-            for cql in QUERIES:
+            for label, cql, extra in QUERIES:
                 times, total = [], 0
+                params = {"cql": cql, "limit": 25, **extra}
                 for _ in range(repeats):
                     t0 = time.perf_counter()
-                    resp = client.get("/wiki/rest/api/search", params={"cql": cql, "limit": 25})
+                    resp = client.get("/wiki/rest/api/search", params=params)
                     times.append((time.perf_counter() - t0) * 1000)
                     resp.raise_for_status()
                     total = resp.json()["totalSize"]
-                figures[cql] = {
+                figures[label] = {
                     "median_ms": round(statistics.median(times), 1),
                     "max_ms": round(max(times), 1),
                     "total_size": total,

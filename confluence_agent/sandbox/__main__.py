@@ -21,12 +21,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=None, help="token bucket size")
     parser.add_argument("--p429", type=float, default=0.0, help="probability of a spurious 429")
     parser.add_argument("--p503", type=float, default=0.0, help="probability of a 503")
+    parser.add_argument(
+        "--p503-after-write",
+        type=float,
+        default=0.0,
+        help="probability that a write is performed, then answered with a 503",
+    )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to each request")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
     args = parser.parse_args(argv)
     faults = None
-    if args.p429 or args.p503 or args.latency_ms:
-        faults = FaultConfig(args.p429, args.p503, args.latency_ms, args.fault_seed)
+    if args.p429 or args.p503 or args.latency_ms or args.p503_after_write:
+        faults = FaultConfig(
+            args.p429, args.p503, args.latency_ms, args.fault_seed, args.p503_after_write
+        )
     serve(args.port, args.db, args.seed, args.rate_limit, args.burst, faults)
 
 

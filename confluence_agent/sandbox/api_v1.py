@@ -39,7 +39,7 @@ from confluence_agent.sandbox.shapes import (
     history_v1,
     label_v1,
     property_v1,
-    search_result_v1,
+    search_results_v1,
     space_v1,
     user_v1,
     version_v1,
@@ -126,10 +126,7 @@ async def search(request: Request) -> Response:
     links = links_of(request)
     mode = request.query_params.get("excerpt", "highlight")
     store = store_of(request)
-    results = [
-        search_result_v1(page, score, store, links, expand=expand, terms=terms, excerpt_mode=mode)
-        for page, score in hits
-    ]
+    results = search_results_v1(hits, store, links, expand=expand, terms=terms, excerpt_mode=mode)
     more = offset + len(results) < total and len(results) == limit
     return JSONResponse(
         {

@@ -31,6 +31,8 @@ from confluence_agent.sandbox.shapes import (
     Json,
     child_v2,
     comment_v2,
+    descendant_v2,
+    detailed_version_v2,
     label_v2,
     page_v2,
     page_version_v2,
@@ -41,6 +43,7 @@ from confluence_agent.sandbox.store import Page, PageQuery
 
 _PAGE_STATUSES = ("current", "archived", "deleted", "trashed", "draft", "any")
 _PAGE_SORTS = ("id", "created-date", "modified-date", "title")
+_MAX_DEPTH = 10  # deepest level GET /pages/{id}/descendants accepts
 
 
 def _list(
@@ -284,6 +287,17 @@ async def page_versions(request: Request) -> Response:
     )
 
 
+async def page_version(request: Request) -> Response:
+    """GET /pages/{id}/versions/{version}: one ``DetailedVersion``."""
+    store = store_of(request)
+    page = readable_page(request, request.path_params["id"])
+    number = parse_id(request.path_params["version"], "version-number")
+    version = store.get_version(page.id, number)
+    if version is None:
+        raise not_found(f"Cannot find version {number} of content {page.id}")
+    return JSONResponse(detailed_version_v2(version, page.version))
+
+
 async def page_labels(request: Request) -> Response:
     """GET /pages/{id}/labels."""
     store = store_of(request)
@@ -324,6 +338,22 @@ async def page_children(request: Request) -> Response:
 async def page_direct_children(request: Request) -> Response:
     """GET /pages/{id}/direct-children."""
     return await _children(request, typed=True)
+
+
+async def page_descendants(request: Request) -> Response:
+    """GET /pages/{id}/descendants (``depth`` 1-10, default 2; top to bottom)."""
+    store = store_of(request)
+    page = readable_page(request, request.path_params["id"])
+    limit = parse_limit(request.query_params.get("limit"))
+    offset = decode_cursor(request.query_params.get("cursor"))
+    depth = parse_int(request.query_params.get("depth"), "depth", 2)
+    if not 1 <= depth <= _MAX_DEPTH:
+        raise bad_request(f"Depth must be between 1 and {_MAX_DEPTH}, was: {depth}")
+    found, more = store.descendants(
+        page.id, max_depth=depth, statuses=("current", "archived"), limit=limit, offset=offset
+    )
+    results = [descendant_v2(p, d) for p, d in found]
+    return _list(request, results, has_more=more, offset=offset, limit=limit)
 
 
 async def page_ancestors(request: Request) -> Response:

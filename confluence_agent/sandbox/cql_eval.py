@@ -62,6 +62,8 @@ _EMPTY_FIELDS = {
     "mention.fullname",
     "sitesearch",
 }
+# Macro names and mentions are indexed per page (``page_refs``), not searched in bodies.
+_REF_SQL = "p.id IN (SELECT page_id FROM page_refs WHERE kind = '{kind}' AND value = ?)"
 _USER_FIELDS = {"user", "user.fullname", "user.accountid", "user.userkey"}
 _NEGATED = {"!=": "=", "!~": "~", "NOT IN": "IN"}
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -310,20 +312,19 @@ class _Compiler:
                 "p.id IN (WITH RECURSIVE d(id) AS (SELECT id FROM pages WHERE parent_id = ? "
                 "UNION SELECT c.id FROM pages c JOIN d ON c.parent_id = d.id) SELECT id FROM d)"
             ),
+            # Uncorrelated ``IN`` subqueries run once per statement, not once per page.
             "label": lambda v: self.bind(
-                "EXISTS (SELECT 1 FROM page_labels pl JOIN labels l ON l.id = pl.label_id "
-                "WHERE pl.page_id = p.id AND l.name = ?)",
+                "p.id IN (SELECT pl.page_id FROM page_labels pl JOIN labels l "
+                "ON l.id = pl.label_id WHERE l.name = ?)",
                 _text(v).lower(),
             ),
             "creator": lambda v: self.bind("p.author_id = ?", self.account(v)),
             "contributor": lambda v: self.bind(
-                "EXISTS (SELECT 1 FROM versions v WHERE v.page_id = p.id AND v.author_id = ?)",
+                "p.id IN (SELECT v.page_id FROM versions v WHERE v.author_id = ?)",
                 self.account(v),
             ),
-            "mention": lambda v: self.bind(
-                "instr(p.body, ?) > 0", f'ri:account-id="{self.account(v)}"'
-            ),
-            "macro": lambda v: self.bind("instr(p.body, ?) > 0", f'ac:name="{_text(v)}"'),
+            "mention": lambda v: self.bind(_REF_SQL.format(kind="mention"), self.account(v)),
+            "macro": lambda v: self.bind(_REF_SQL.format(kind="macro"), _text(v)),
         }
 
     def bind(self, sql: str, value: object) -> str:

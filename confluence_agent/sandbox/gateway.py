@@ -26,6 +26,7 @@ from confluence_agent.sandbox.errors import error_response, unauthorized
 from confluence_agent.sandbox.store import Store, User
 
 MAX_BODY_BYTES = 5_242_880
+_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 BAD_BASIC = (
     "Basic authentication with passwords is deprecated.  For more information, see: "
     "https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/"
@@ -34,19 +35,23 @@ BAD_BASIC = (
 
 @dataclass(frozen=True, slots=True)
 class FaultConfig:
-    """Random failures injected before the API handles a request.
+    """Random failures injected around the API's handling of a request.
 
     Attributes:
-        p429: probability of a spurious 429 (with ``Retry-After``).
-        p503: probability of a 503 (with ``Retry-After``).
+        p429: probability of a spurious 429 (with ``Retry-After``), request not handled.
+        p503: probability of a 503 (with ``Retry-After``), request not handled.
         latency_ms: delay added to every request.
         seed: seed of the ``random.Random`` deciding faults, so runs are reproducible.
+        p503_after_write: probability that a write (POST, PUT, DELETE, PATCH) is carried
+            out and its response then replaced by a 503, as when a proxy times out after
+            the origin acted: the ambiguous failure clients must not blindly retry.
     """
 
     p429: float = 0.0
     p503: float = 0.0
     latency_ms: int = 0
     seed: int = 0
+    p503_after_write: float = 0.0
 
 
 @dataclass
@@ -195,23 +200,30 @@ class Gateway:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status_seen = 500
+        recorded = False
         extra: dict[str, str] = {}
 
+        def record(status: int) -> None:
+            nonlocal recorded
+            recorded = True
+            with self.stats_lock:
+                self.stats.record(self._route_name(scope), status)
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status_seen
             if message["type"] == "http.response.start":
-                status_seen = message["status"]
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers[name] = value
+                # Counted before a byte goes out: a client that has its response must
+                # find the request in ``stats`` already.
+                record(message["status"])
             await send(message)
 
         try:
             await self._handle(scope, receive, send_wrapper, extra)
         finally:
-            with self.stats_lock:
-                self.stats.record(self._route_name(scope), status_seen)
+            if not recorded:  # the app failed before starting a response
+                record(500)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, extra: dict[str, str]
@@ -248,4 +260,18 @@ class Gateway:
                 extra["Retry-After"] = "1"
                 await error_response(path, 503, "Service Unavailable")(scope, receive, send)
                 return
+            if self._fails_after_write(scope["method"]):
+                await self.app(scope, receive, _discard)
+                extra["Retry-After"] = "1"
+                await error_response(path, 503, "Service Unavailable")(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    def _fails_after_write(self, method: str) -> bool:
+        # Drawn only when the option is on, so existing seeded fault sequences are unchanged.
+        chance = self.faults.p503_after_write if self.faults is not None else 0.0
+        return chance > 0 and method in _WRITE_METHODS and self.random.random() < chance
+
+
+async def _discard(message: Message) -> None:
+    """An ASGI ``send`` that drops the response (the write itself has happened)."""

@@ -105,6 +105,16 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_page ON comments (page_id);
 
+-- Macro names and mentioned account ids of each page's current body, so the CQL fields
+-- `macro` and `mention` are index look-ups rather than a scan of every body.
+CREATE TABLE IF NOT EXISTS page_refs (
+    kind    TEXT NOT NULL CHECK (kind IN ('macro', 'mention')),
+    value   TEXT NOT NULL,
+    page_id INTEGER NOT NULL,
+    PRIMARY KEY (kind, value, page_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS page_refs_page ON page_refs (page_id);
+
 -- Full-text index over title, body text (tags stripped) and labels; rowid = page id.
 CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5 (
     title, body, labels, tokenize = 'porter unicode61 remove_diacritics 2'

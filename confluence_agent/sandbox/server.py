@@ -66,7 +66,10 @@ class SandboxServer:
         """Start uvicorn in a background thread and wait until it accepts connections."""
         if self._server is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # An explicit IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets
+        # whose ``proto`` says TCP, and without it Nagle's algorithm plus the client's
+        # delayed ACK add ~40 ms to every keep-alive response.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._requested_port))
         self.port = sock.getsockname()[1]

@@ -188,6 +188,29 @@ def page_version_v2(v: Version, page: Page) -> Json:
     return out
 
 
+def detailed_version_v2(v: Version, current: int) -> Json:
+    """v2 ``DetailedVersion`` of version ``v`` of a page whose latest number is ``current``."""
+    out = version_v2(v.number, v.created_at, v.author_id, v.message, v.minor_edit)
+    out["contentTypeModified"] = False
+    out["collaborators"] = [v.author_id]
+    # Neighbours are omitted at either end: the schema declares them as plain integers.
+    if v.number > 1:
+        out["prevVersion"] = v.number - 1
+    if v.number < current:
+        out["nextVersion"] = v.number + 1
+    return out
+
+
+def descendant_v2(page: Page, depth: int) -> Json:
+    """v2 ``DescendantsResponse``."""
+    out: Json = {"id": str(page.id), "status": page.status, "title": page.title, "type": "page"}
+    if page.parent_id is not None:
+        out["parentId"] = str(page.parent_id)
+    out["depth"] = depth
+    out["childPosition"] = page.position
+    return out
+
+
 def child_v2(page: Page, *, typed: bool) -> Json:
     """v2 ``ChildPage`` or (``typed``) ``ChildrenResponse``."""
     out: Json = {"id": str(page.id), "status": page.status, "title": page.title}
@@ -505,6 +528,40 @@ def array_v1(
     }
 
 
+def search_results_v1(
+    hits: Sequence[tuple[Page, float]],
+    store: Store,
+    links: Links,
+    *,
+    expand: Expand,
+    terms: Sequence[str],
+    excerpt_mode: str,
+) -> list[Json]:
+    """v1 ``SearchResult`` objects for one page of hits.
+
+    Spaces and parent pages are fetched for the whole page in two queries, so the cost
+    does not grow with one lookup per hit.
+    """
+    spaces = store.spaces_by_id([page.space_id for page, _ in hits])
+    parents = store.pages_by_id(
+        list(dict.fromkeys(page.parent_id for page, _ in hits if page.parent_id is not None))
+    )
+    return [
+        search_result_v1(
+            page,
+            score,
+            store,
+            links,
+            expand=expand,
+            terms=terms,
+            excerpt_mode=excerpt_mode,
+            space=spaces.get(page.space_id),
+            parent=parents.get(page.parent_id) if page.parent_id is not None else None,
+        )
+        for page, score in hits
+    ]
+
+
 def search_result_v1(
     page: Page,
     score: float,
@@ -514,9 +571,22 @@ def search_result_v1(
     expand: Expand,
     terms: Sequence[str],
     excerpt_mode: str,
+    space: Space | None,
+    parent: Page | None,
 ) -> Json:
-    """v1 ``SearchResult`` for a page hit (title and excerpt highlighted as asked)."""
-    space = store.get_space(page.space_id)
+    """v1 ``SearchResult`` for a page hit (title and excerpt highlighted as asked).
+
+    Args:
+        page: the hit.
+        score: its relevance.
+        store: used for the ``content`` expansions only.
+        links: site URL parts.
+        expand: the request's ``expand`` (``content.*`` applies to ``content``).
+        terms: query words to highlight.
+        excerpt_mode: the ``excerpt`` query parameter.
+        space: the hit's space (``None`` falls back to its key).
+        parent: the hit's parent page, if it has one.
+    """
     title = highlight(page.title, terms) if excerpt_mode == "highlight" else page.title
     out: Json = {
         "content": content_v1(page, store, links, expand.sub("content")),
@@ -534,10 +604,8 @@ def search_result_v1(
         "friendlyLastModified": page.modified_at[:10],
         "score": round(score, 4),
     }
-    if page.parent_id is not None:
-        parent = store.get_page(page.parent_id)
-        if parent is not None:
-            out["resultParentContainer"] = {"title": parent.title, "displayUrl": webui(parent)}
+    if parent is not None:
+        out["resultParentContainer"] = {"title": parent.title, "displayUrl": webui(parent)}
     return out
 
 

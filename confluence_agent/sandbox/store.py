@@ -18,7 +18,7 @@ from typing import Any
 
 from confluence_agent.sandbox.errors import ApiError, bad_request, not_found, version_conflict
 from confluence_agent.sandbox.seed import SeedData
-from confluence_agent.sandbox.text import now_iso, storage_to_text
+from confluence_agent.sandbox.text import now_iso, references, storage_to_text
 
 DUPLICATE_TITLE = (
     "A page with this title already exists: A page already exists with the same TITLE in this space"
@@ -183,6 +183,7 @@ class Store:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         schema = resources.files("confluence_agent.sandbox").joinpath("schema.sql").read_text()
         self._conn.executescript(schema)
+        self._backfill_refs()
         # page id -> account id of the "human" whose edit lands before the next PUT.
         self._armed: dict[int, str] = {}
 
@@ -216,6 +217,22 @@ class Store:
     def is_empty(self) -> bool:
         """Whether no user exists yet (a fresh database)."""
         return self._one("SELECT 1 FROM users LIMIT 1") is None
+
+    def _backfill_refs(self) -> None:
+        # A database file written before ``page_refs`` existed has pages but no refs.
+        if self._one("SELECT 1 FROM meta WHERE key = 'refs_indexed'") is not None:
+            return
+        with self._tx() as conn:
+            rows = conn.execute("SELECT id, body FROM pages").fetchall()
+            conn.executemany(
+                "INSERT OR IGNORE INTO page_refs VALUES (?, ?, ?)",
+                [
+                    (kind, value, page_id)
+                    for page_id, body in rows
+                    for kind, value in references(body)
+                ],
+            )
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('refs_indexed', 1)")
 
     def _next_id(self, conn: sqlite3.Connection) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = 'next_content_id'").fetchone()
@@ -272,6 +289,7 @@ class Store:
             fts_rows: list[tuple[object, ...]] = []
             link_rows: list[tuple[int, int]] = []
             prop_rows: list[tuple[object, ...]] = []
+            ref_rows: list[tuple[str, str, int]] = []
             positions: dict[int | None, int] = {}
             for p in seed.pages:
                 first, last = p.versions[0], p.versions[-1]
@@ -310,6 +328,7 @@ class Store:
                     (int(p.id), key, json.dumps(value)) for key, value in p.properties.items()
                 )
                 fts_rows.append((int(p.id), p.title, text, " ".join(p.labels)))
+                ref_rows.extend((kind, value, int(p.id)) for kind, value in references(last.body))
             conn.executemany(
                 "INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", page_rows
             )
@@ -334,6 +353,7 @@ class Store:
                 "INSERT INTO content_fts (rowid, title, body, labels) VALUES (?, ?, ?, ?)",
                 fts_rows,
             )
+            conn.executemany("INSERT OR IGNORE INTO page_refs VALUES (?, ?, ?)", ref_rows)
             # New ids are allocated above every seeded id.
             top = max(
                 [int(p.id) for p in seed.pages]
@@ -700,6 +720,37 @@ class Store:
         )
         return [_page(r) for r in rows]
 
+    def descendants(
+        self,
+        page_id: int,
+        *,
+        max_depth: int,
+        statuses: Sequence[str],
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[tuple[Page, int]], bool]:
+        """Pages below ``page_id`` down to ``max_depth`` levels, with their depth (1 = child).
+
+        Top to bottom: level by level, each level in the order of its parents and, under
+        one parent, by child position. Returns (page of results, has_more).
+        """
+        marks = ", ".join("?" * len(statuses))
+        # ``path`` chains zero-padded positions, so sorting by it keeps siblings together
+        # in tree order below parents already sorted the same way.
+        rows = self._all(
+            "WITH RECURSIVE d(id, depth, path) AS ("
+            "SELECT id, 1, printf('%010d.%d', position, id) FROM pages "
+            f"WHERE parent_id = ? AND status IN ({marks}) "
+            "UNION ALL SELECT c.id, d.depth + 1, "
+            "d.path || '/' || printf('%010d.%d', c.position, c.id) "
+            "FROM pages c JOIN d ON c.parent_id = d.id "
+            f"WHERE d.depth < ? AND c.status IN ({marks})) "
+            f"SELECT {_PAGE_COLS}, d.depth FROM d JOIN pages p ON p.id = d.id "
+            "JOIN spaces s ON s.id = p.space_id ORDER BY d.depth, d.path LIMIT ? OFFSET ?",
+            [page_id, *statuses, max_depth, *statuses, limit + 1, offset],
+        )
+        return [(_page(r), int(r[16])) for r in rows[:limit]], len(rows) > limit
+
     def delete_page(self, page_id: int, *, purge: bool = False) -> None:
         """Move a page to the trash; ``purge`` deletes an already-trashed page for good."""
         with self._tx() as conn:
@@ -715,6 +766,7 @@ class Store:
                     ("page_labels", "page_id"),
                     ("properties", "page_id"),
                     ("comments", "page_id"),
+                    ("page_refs", "page_id"),
                 ):
                     conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (page_id,))
                 conn.execute("DELETE FROM content_fts WHERE rowid = ?", (page_id,))
@@ -781,16 +833,45 @@ class Store:
             )
             rank_params = [rank_match]
             score = "COALESCE(r.rank, 0.0)"
-        base = f"FROM {_PAGE_FROM}{rank_join} WHERE {' AND '.join(conds)}"
+        condition = " AND ".join(conds)
         with self._lock:
-            total = self._conn.execute(
-                f"SELECT COUNT(*) {base}", [*rank_params, *all_params]
-            ).fetchone()[0]
-            rows = self._conn.execute(
-                f"SELECT {_PAGE_COLS}, {score} AS score {base} ORDER BY {order} LIMIT ? OFFSET ?",
+            # One pass sorts ids and scores only (bodies stay out of the sorter) and counts
+            # every match with a window function, so the query runs once, not twice.
+            ranked = self._conn.execute(
+                f"SELECT p.id, {score} AS score, COUNT(*) OVER () "
+                f"FROM {_PAGE_FROM}{rank_join} WHERE {condition} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
                 [*rank_params, *all_params, limit, offset],
             ).fetchall()
-        return [(_page(r), -float(r[16])) for r in rows], int(total)
+            if ranked:
+                total = int(ranked[0][2])
+            else:  # past the last match: the window had no row to report the count on
+                total = int(
+                    self._conn.execute(
+                        f"SELECT COUNT(*) FROM {_PAGE_FROM} WHERE {condition}", all_params
+                    ).fetchone()[0]
+                )
+            pages = self.pages_by_id([r[0] for r in ranked])
+        return [(pages[r[0]], -float(r[1])) for r in ranked], total
+
+    def pages_by_id(self, page_ids: Sequence[int]) -> dict[int, Page]:
+        """Current rows of several pages in one query (unknown ids are left out)."""
+        if not page_ids:
+            return {}
+        rows = self._all(
+            f"SELECT {_PAGE_COLS} FROM {_PAGE_FROM} "
+            f"WHERE p.id IN ({', '.join('?' * len(page_ids))})",
+            list(page_ids),
+        )
+        return {r[0]: _page(r) for r in rows}
+
+    def spaces_by_id(self, space_ids: Sequence[int]) -> dict[int, Space]:
+        """Several spaces in one query (unknown ids are left out)."""
+        unique = list(dict.fromkeys(space_ids))
+        if not unique:
+            return {}
+        found = self._space(f"id IN ({', '.join('?' * len(unique))})", unique)
+        return {s.id: s for s in found}
 
     # ------------------------------------------------------------ labels, props
 
@@ -877,6 +958,14 @@ class Store:
     # --------------------------------------------------------------------- index
 
     def _index(self, conn: sqlite3.Connection, page_id: int) -> None:
+        """Refresh the full-text row and the macro/mention refs of one page."""
+        conn.execute("DELETE FROM page_refs WHERE page_id = ?", (page_id,))
+        body = conn.execute("SELECT body FROM pages WHERE id = ?", (page_id,)).fetchone()
+        if body is not None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO page_refs VALUES (?, ?, ?)",
+                [(kind, value, page_id) for kind, value in references(body[0])],
+            )
         conn.execute("DELETE FROM content_fts WHERE rowid = ?", (page_id,))
         conn.execute(
             "INSERT INTO content_fts (rowid, title, body, labels) "

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
@@ -20,6 +21,10 @@ _INLINE = re.compile(
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MACRO_OPEN = re.compile(r'<ac:structured-macro\b[^>]*\bac:name="([^"]*)"[^>]*>')
 _PARAM = re.compile(r"<ac:parameter\b[^>]*>.*?</ac:parameter>", re.DOTALL)
+
+# What the CQL fields ``macro`` and ``mention`` look for in a storage body.
+_MACRO_REF = re.compile(r'ac:name="([^"]*)"')
+_MENTION_REF = re.compile(r'ri:account-id="([^"]*)"')
 
 HL_START = "@@@hl@@@"
 HL_END = "@@@endhl@@@"
@@ -45,29 +50,53 @@ def storage_to_text(body: str) -> str:
     return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
+def references(body: str) -> set[tuple[str, str]]:
+    """``("macro", name)`` and ``("mention", account id)`` pairs found in a storage body.
+
+    Any ``ac:name="..."`` counts as a macro name, as a substring search of the body
+    would find it, so ``macro = code`` matches exactly the pages it matched before
+    these references were indexed.
+    """
+    refs = {("macro", m) for m in _MACRO_REF.findall(body)}
+    refs.update(("mention", m) for m in _MENTION_REF.findall(body))
+    return refs
+
+
 def terms_of(query_text: str) -> list[str]:
     """Lower-cased words of a text-search value, wildcards and operators dropped."""
     words = [w.lower() for w in _WORD.findall(query_text)]
     return [w for w in words if w not in {"and", "or", "not"}]
 
 
-def _matches(word: str, terms: Iterable[str]) -> bool:
-    low = word.lower()
-    # Prefix match approximates the porter stemmer used by the index
-    # ("guideline" highlights "guidelines").
-    return any(low.startswith(t[: max(3, len(t) - 2)]) if len(t) > 3 else low == t for t in terms)
+@lru_cache(maxsize=256)
+def _matcher(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex finding every word that matches a query term, or ``None`` without terms.
+
+    A word matches a term longer than three characters when it starts with the term
+    minus its last two characters (at least three kept): a cheap stand-in for the porter
+    stemmer of the index, so "guideline" highlights "guidelines". Shorter terms must match
+    the whole word. Compiling this once per query keeps excerpts of long bodies in C.
+    """
+    alternatives = [
+        re.escape(t[: max(3, len(t) - 2)]) + r"\w*" if len(t) > 3 else re.escape(t) + r"(?!\w)"
+        for t in dict.fromkeys(t for t in terms if t)
+    ]
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + ")", re.IGNORECASE | re.UNICODE)
 
 
 def highlight(text: str, terms: Iterable[str]) -> str:
     """HTML-escape ``text`` and wrap words matching ``terms`` in ``@@@hl@@@`` markers."""
-    term_list = [t for t in terms if t]
+    matcher = _matcher(tuple(terms))
+    if matcher is None:
+        return html.escape(text, quote=False)
     out: list[str] = []
     last = 0
-    for m in _WORD.finditer(text):
-        if term_list and _matches(m.group(0), term_list):
-            out.append(html.escape(text[last : m.start()], quote=False))
-            out.append(HL_START + html.escape(m.group(0), quote=False) + HL_END)
-            last = m.end()
+    for m in matcher.finditer(text):
+        out.append(html.escape(text[last : m.start()], quote=False))
+        out.append(HL_START + html.escape(m.group(0), quote=False) + HL_END)
+        last = m.end()
     out.append(html.escape(text[last:], quote=False))
     return "".join(out)
 
@@ -86,13 +115,10 @@ def excerpt(text: str, terms: Iterable[str], *, mode: str = "highlight", width: 
     """
     if mode == "none":
         return ""
-    term_list = list(terms)
-    start = 0
-    if term_list:
-        for m in _WORD.finditer(text):
-            if _matches(m.group(0), term_list):
-                start = max(0, m.start() - width // 4)
-                break
+    term_list = tuple(terms)
+    matcher = _matcher(term_list)
+    first = matcher.search(text) if matcher is not None else None
+    start = max(0, first.start() - width // 4) if first is not None else 0
     window = text[start : start + width]
     if start > 0:
         window = "…" + window.split(" ", 1)[-1]
@@ -103,7 +129,7 @@ def excerpt(text: str, terms: Iterable[str], *, mode: str = "highlight", width: 
     return html.escape(window, quote=False) if mode == "indexed" else window
 
 
-def _plain_hl(text: str, terms: list[str]) -> str:
+def _plain_hl(text: str, terms: tuple[str, ...]) -> str:
     # highlight_unescaped: markers without HTML escaping.
     return html.unescape(highlight(text, terms))
 

@@ -214,6 +214,73 @@ def test_v2_hierarchy_labels_comments(api: tuple[httpx.Client, Validate]) -> Non
     assert "<p>LGTM</p>" in [c["body"]["storage"]["value"] for c in comments["results"]]
 
 
+def test_v2_version_details(api: tuple[httpx.Client, Validate]) -> None:
+    client, ok = api
+    listed = ok(client.get(f"/wiki/api/v2/pages/{PRD}/versions"))["results"]
+    assert [v["number"] for v in listed] == [5, 4, 3, 2, 1]
+    for summary in listed:
+        detail = ok(client.get(f"/wiki/api/v2/pages/{PRD}/versions/{summary['number']}"))
+        for key in ("number", "authorId", "message", "createdAt", "minorEdit"):
+            assert detail[key] == summary[key]
+        assert detail["collaborators"] == [summary["authorId"]]
+        assert detail["contentTypeModified"] is False
+    latest = ok(client.get(f"/wiki/api/v2/pages/{PRD}/versions/5"))
+    assert latest["prevVersion"] == 4 and "nextVersion" not in latest
+    first = ok(client.get(f"/wiki/api/v2/pages/{PRD}/versions/1"))
+    assert first["nextVersion"] == 2 and "prevVersion" not in first
+    assert client.get(f"/wiki/api/v2/pages/{PRD}/versions/6").status_code == 404
+    assert client.get(f"/wiki/api/v2/pages/{PRD}/versions/x").status_code == 400
+    assert client.get("/wiki/api/v2/pages/123/versions/1").status_code == 404
+
+
+def _walk(client: httpx.Client, ok: Validate, path: str, **params: object) -> list[Any]:
+    """Every result of a v2 listing, following ``_links.next``."""
+    body = ok(client.get(path, params=params))
+    results = list(body["results"])
+    while "next" in body["_links"]:
+        body = ok(client.get(body["_links"]["next"]))
+        results.extend(body["results"])
+    return results
+
+
+def test_v2_descendants_depth_order_and_paging(
+    api: tuple[httpx.Client, Validate], confluence_sandbox: SandboxServer
+) -> None:
+    client, ok = api
+    home = confluence_sandbox.store.get_space(int(ENG_SPACE))
+    assert home is not None and home.homepage_id is not None
+    path = f"/wiki/api/v2/pages/{home.homepage_id}/descendants"
+    everything = ok(client.get(path, params={"depth": 10, "limit": 250}))["results"]
+    # The same set as CQL's ``ancestor`` (no depth limit) over current and archived pages.
+    cql = ok(
+        client.get(
+            "/wiki/rest/api/content/search",
+            params={
+                "cql": f"ancestor = {home.homepage_id}",
+                "cqlcontext": json.dumps({"contentStatuses": ["current", "archived"]}),
+                "limit": 250,
+            },
+        )
+    )
+    assert {d["id"] for d in everything} == {c["id"] for c in cql["results"]}
+    # Top to bottom: depth never decreases, and each parent sits one level up.
+    depth_of = {str(home.homepage_id): 0} | {d["id"]: d["depth"] for d in everything}
+    assert [d["depth"] for d in everything] == sorted(d["depth"] for d in everything)
+    assert max(depth_of.values()) >= 2
+    assert all(depth_of[d["parentId"]] == d["depth"] - 1 for d in everything)
+    assert all(d["type"] == "page" for d in everything)
+    assert {d["status"] for d in everything} == {"current", "archived"}
+
+    children = ok(client.get(f"/wiki/api/v2/pages/{home.homepage_id}/children"))["results"]
+    level_one = ok(client.get(path, params={"depth": 1}))["results"]
+    assert [d["id"] for d in level_one] == [c["id"] for c in children]  # child order
+    default = ok(client.get(path))["results"]  # depth defaults to 2
+    assert default == [d for d in everything if d["depth"] <= 2][:25]
+    assert _walk(client, ok, path, depth=10, limit=2) == everything
+    for bad in ("0", "11", "deep"):
+        assert client.get(path, params={"depth": bad}).status_code == 400
+
+
 def test_v2_spaces_and_users(
     api: tuple[httpx.Client, Validate], confluence_sandbox: SandboxServer
 ) -> None:
