@@ -119,24 +119,10 @@ def parse_faults(spec: str) -> Any:
     """Parse ``p429=0.1,p503=0.05,latency_ms=20,seed=1`` into a sandbox ``FaultConfig``."""
     from confluence_agent.sandbox import FaultConfig
 
-    kinds: dict[str, type] = {"p429": float, "p503": float, "latency_ms": int, "seed": int}
-    values: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        key, sep, raw = part.partition("=")
-        key = key.strip()
-        if not sep or key not in kinds:
-            raise typer.BadParameter(
-                f"{part!r}: expected key=value with key in {', '.join(kinds)}",
-                param_hint="--faults",
-            )
-        try:
-            values[key] = kinds[key](raw.strip())
-        except ValueError:
-            raise typer.BadParameter(f"{part!r}: not a number", param_hint="--faults") from None
-    for key in ("p429", "p503"):
-        if not 0.0 <= values.get(key, 0.0) <= 1.0:
-            raise typer.BadParameter(f"{key} must be within 0..1", param_hint="--faults")
-    return FaultConfig(**values)
+    try:
+        return FaultConfig.parse(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -423,7 +409,10 @@ def sandbox_serve(
     burst: Annotated[int | None, typer.Option(min=1, help="Token bucket size.")] = None,
     faults: Annotated[
         str | None,
-        typer.Option(help="Fault injection, e.g. p429=0.1,p503=0.05,latency_ms=20,seed=1"),
+        typer.Option(
+            help="Fault injection, e.g. p429=0.1,p503=0.05,latency_ms=20,seed=1"
+            " (also p503_after_write: a write is done, then answered 503)."
+        ),
     ] = None,
 ) -> None:
     """Run the sandbox in the foreground (prints URL and credentials)."""

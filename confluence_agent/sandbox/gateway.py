@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -52,6 +52,29 @@ class FaultConfig:
     latency_ms: int = 0
     seed: int = 0
     p503_after_write: float = 0.0
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultConfig:
+        """Parse ``p429=0.1,p503=0.05,latency_ms=20,seed=1`` (any subset of the fields).
+
+        Raises:
+            ValueError: an unknown key, a missing ``=``, a non-number, or a
+                probability outside 0..1; the message names the offending part.
+        """
+        kinds = {f.name: (int if f.type in ("int", int) else float) for f in fields(cls)}
+        values: dict[str, float | int] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, sep, raw = (x.strip() for x in part.partition("="))
+            if not sep or key not in kinds:
+                raise ValueError(f"{part!r}: expected key=value with key in {', '.join(kinds)}")
+            try:
+                values[key] = kinds[key](raw)
+            except ValueError:
+                raise ValueError(f"{part!r}: not a number") from None
+        for key, value in values.items():
+            if key.startswith("p") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{key} must be within 0..1")
+        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass

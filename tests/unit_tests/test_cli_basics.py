@@ -32,6 +32,7 @@ def test_root_help_lists_commands() -> None:
 def test_parse_faults() -> None:
     assert parse_faults("p429=0.1,p503=0.05,latency_ms=20,seed=1") == FaultConfig(0.1, 0.05, 20, 1)
     assert parse_faults("p429=0.5") == FaultConfig(p429=0.5)
+    assert parse_faults("p503_after_write=1") == FaultConfig(p503_after_write=1.0)
     for bad in ("p999=1", "p429", "p429=abc", "p503=2"):
         with pytest.raises(typer.BadParameter):
             parse_faults(bad)
