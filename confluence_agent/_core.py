@@ -440,7 +440,11 @@ class Core:
         )
 
     def pacing_delay(self, now: float) -> float:
-        """Seconds to wait before the next request because a limit is near."""
+        """Seconds to wait before the next request because a limit is near.
+
+        Drivers call this before every attempt, paced or not: the throttle spaces
+        paced requests from the previous start, whichever request that was.
+        """
         interval = self.config.retry.pacing_interval(self.rate_limit)
         delay = self.throttle.reserve(interval, now)
         if delay > 0:
@@ -496,7 +500,14 @@ class Core:
         policy = self.config.retry
 
         def retry(state: RetryCallState) -> bool:
-            return state.outcome is not None and self.should_retry(spec, state.outcome.exception())
+            if state.outcome is None:
+                return False
+            exc = state.outcome.exception()
+            if isinstance(exc, ConfluenceError):
+                # Tenacity sees every outcome here, the final one included; operations
+                # need the count to tell "our earlier attempt may have acted" apart.
+                exc.attempts = state.attempt_number
+            return self.should_retry(spec, exc)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -756,7 +767,13 @@ class Core:
         message: str | None = None,
         parent_id: str | None = None,
     ) -> Operation[Page]:
-        """``PUT /pages/{id}``; ``version`` is the new number (current + 1)."""
+        """``PUT /pages/{id}``; ``version`` is the new number (current + 1).
+
+        Retried after ambiguous failures like any idempotent request. Should a retry
+        meet a 409 because an earlier attempt was carried out after all, the page is
+        read back and returned when it holds exactly what was sent (see
+        :meth:`_own_applied_write`); every other 409 raises VersionConflict.
+        """
         version_payload: dict[str, Any] = {"number": version}
         if message is not None:
             version_payload["message"] = message
@@ -769,14 +786,53 @@ class Core:
         }
         if parent_id is not None:
             payload["parentId"] = str(parent_id)
-        response = yield RequestSpec(
-            "PUT",
-            self.v2(f"/pages/{_id(page_id)}"),
-            params=_params(body_format="storage"),
-            json=payload,
-            attempted_version=version,
-        )
+        try:
+            response = yield RequestSpec(
+                "PUT",
+                self.v2(f"/pages/{_id(page_id)}"),
+                params=_params(body_format="storage"),
+                json=payload,
+                attempted_version=version,
+            )
+        except VersionConflict as conflict:
+            mine = yield from self._own_applied_write(page_id, title, body, version, conflict)
+            if mine is None:
+                raise conflict
+            return mine
         return self.parse(Page, self.json_of(response))
+
+    def _own_applied_write(
+        self, page_id: str | int, title: str, body: str, version: int, conflict: VersionConflict
+    ) -> Operation[Page | None]:
+        """The page, when a retried PUT's 409 is about the write an earlier attempt made.
+
+        A PUT can be carried out and still be answered with a 5xx (a proxy timing
+        out after the origin acted); the retry then finds the page already at the
+        version it sends and gets a 409. Only then is the page read once: when its
+        title and storage body are what was sent, the write was ours and succeeded.
+        Anything else (a first-attempt conflict, another version, other content) is
+        someone else's write and the conflict stands.
+        """
+        if conflict.attempts < 2 or conflict.current_version != version:
+            return None
+        try:
+            current = yield from self.get_page(page_id, body_format="storage")
+        except ConfluenceError as exc:
+            # Undecidable: report the conflict the caller can act on, not the re-read.
+            logger.info("Could not re-read page %s after a conflict: %s", page_id, _reason(exc))
+            return None
+        if (
+            current.version.number == version
+            and current.title == title
+            and _same_storage(current.body_storage, body)
+        ):
+            logger.info(
+                "PUT of page %s version %d was applied before its retry; not a conflict",
+                current.id,
+                version,
+            )
+            return current
+        return None
 
     # -- operations: small collections ------------------------------------------
 
@@ -901,6 +957,27 @@ def validate_cql(cql: str) -> None:
     problems: list[ProblemLike] = list(cql_module.validate(cql))
     if any(problem.severity == "error" for problem in problems):
         raise InvalidCQL(str(cql_module.format_problems(problems)), problems=problems)
+
+
+_BETWEEN_TAGS = re.compile(r">\s+<")
+_SPACE_RUN = re.compile(r"\s+")
+_SELF_CLOSING = re.compile(r"\s*/>")
+
+
+def _same_storage(stored: str | None, sent: str) -> bool:
+    """Whether a stored storage body is the one sent, up to whitespace the server may drop.
+
+    Confluence re-serialises storage XHTML: indentation between tags vanishes and
+    ``<br/>`` becomes ``<br />``. Text content is compared exactly otherwise.
+    """
+    if stored is None:
+        return False
+
+    def normal(text: str) -> str:
+        text = _BETWEEN_TAGS.sub("><", text.strip())
+        return _SELF_CLOSING.sub("/>", _SPACE_RUN.sub(" ", text))
+
+    return normal(stored) == normal(sent)
 
 
 def _label_payload(name: str) -> dict[str, str]:

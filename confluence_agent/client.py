@@ -356,6 +356,10 @@ class ConfluenceClient(_ClientBase):
             message: Version comment.
             parent_id: Move under this parent (same space).
 
+        A write that the server carried out but answered with a 5xx is retried; the
+        retry's 409 is then recognised as this very write (the page is read back
+        once and compared) and the page is returned, exactly one version up.
+
         Raises:
             VersionConflict: Somebody else saved in between; re-read and retry.
         """

@@ -51,12 +51,15 @@ class ConfluenceError(Exception):
         message: Readable description, including the server's own text when any.
         status_code: HTTP status of the response, or ``None`` when no response
             was received (configuration or connection problems).
+        attempts: How many times the request was sent, retries included, when this
+            error ended it (1 when it was not retried or never sent).
     """
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.attempts = 1
 
     def __str__(self) -> str:
         return self.message

@@ -127,16 +127,61 @@ class RateLimitState:
         """True when the server says so or less than ``ratio`` of a quota remains."""
         if self.near_limit:
             return True
-        # X-RateLimit-Limit: 0 has been seen live; a zero limit carries no ratio.
-        if self.limit and self.remaining is not None and self.remaining < ratio * self.limit:
+        return any(left < ratio * total for left, total in self._budgets())
+
+    def is_running_low(self, ratio: float = 0.2) -> bool:
+        """True when the next request should be paced rather than sent at once.
+
+        That is when the server flags it (``X-RateLimit-NearLimit``), at most
+        ``ratio`` of a known quota remains, or nothing remains before a known reset.
+        Unlike :meth:`is_near_limit` the bound is inclusive, so a small bucket
+        (one left of five) is paced while a request still fits in it.
+        """
+        if self.near_limit:
             return True
-        for quota in self.quotas:
-            if quota.remaining is None:
+        if any(left <= ratio * total for left, total in self._budgets()):
+            return True
+        # An exhausted budget with a reset time is low even when no limit is sent.
+        return self.remaining == 0 and self.reset_at is not None
+
+    def refill_interval(self, burst_window: float = 10.0) -> float | None:
+        """Seconds per request at which a short-window (token-bucket) limit refills.
+
+        Data Center sends its bucket's fill rate; a ``RateLimit-Policy`` with a window
+        of at most ``burst_window`` seconds (Atlassian's per-second burst limits, the
+        sandbox's bucket) refills ``quota`` requests per ``window``. Sending one
+        request per refill keeps such a bucket from running dry, where spreading what
+        remains over the time to a full bucket would be far slower. The strictest
+        limit wins. Advisory ``Beta-`` policies are ignored: they are not enforced.
+
+        Args:
+            burst_window: Longest policy window treated as a refilling bucket; longer
+                windows (hourly quotas) reset all at once instead.
+
+        Returns:
+            The spacing in seconds, or ``None`` when no refill rate is known.
+        """
+        spacings: list[float] = []
+        if self.fill_rate and self.fill_rate > 0 and self.interval_seconds:
+            spacings.append(self.interval_seconds / self.fill_rate)
+        for policy in self.policies:
+            if policy.beta or not policy.quota or policy.quota <= 0 or not policy.window:
                 continue
+            if 0 < policy.window <= burst_window:
+                spacings.append(policy.window / policy.quota)
+        return max(spacings) if spacings else None
+
+    def _budgets(self) -> list[tuple[int, int]]:
+        """``(remaining, total)`` for every quota whose size is known."""
+        budgets: list[tuple[int, int]] = []
+        # X-RateLimit-Limit: 0 has been seen live; a zero limit carries no ratio.
+        if self.limit and self.remaining is not None:
+            budgets.append((self.remaining, self.limit))
+        for quota in self.quotas:
             total = self._quota_for(quota)
-            if total and quota.remaining < ratio * total:
-                return True
-        return False
+            if quota.remaining is not None and total:
+                budgets.append((quota.remaining, total))
+        return budgets
 
     def _quota_for(self, quota: RateLimitQuota) -> int | None:
         for policy in self.policies:
@@ -400,8 +445,11 @@ class RetryPolicy(BaseModel):
         jitter: Full jitter on backoff, plus a small extra on ``Retry-After``.
         retry_after_jitter: Fraction added on top of a ``Retry-After`` hint, at most.
         retry_statuses: 5xx statuses retried for idempotent requests.
-        near_limit_ratio: Remaining/limit below which the client paces itself.
-        near_limit_delay: Spacing between requests near a limit when no reset is known.
+        pace: Slow down proactively when the last response said the budget is low
+            (``False`` only sends as fast as the server answers, relying on retries).
+        near_limit_ratio: Remaining/limit at or below which the client paces itself.
+        near_limit_delay: Spacing between requests near a limit when neither a refill
+            rate nor a reset is known.
         max_proactive_delay: Cap on that spacing.
     """
 
@@ -415,7 +463,8 @@ class RetryPolicy(BaseModel):
     jitter: bool = True
     retry_after_jitter: float = Field(default=0.1, ge=0)
     retry_statuses: frozenset[int] = frozenset({502, 503, 504})
-    near_limit_ratio: float = Field(default=0.1, ge=0, le=1)
+    pace: bool = True
+    near_limit_ratio: float = Field(default=0.2, ge=0, le=1)
     near_limit_delay: float = Field(default=0.5, ge=0)
     max_proactive_delay: float = Field(default=5.0, ge=0)
 
@@ -430,20 +479,27 @@ class RetryPolicy(BaseModel):
         return base * (1 + self.retry_after_jitter * rng()) if self.jitter else base
 
     def pacing_interval(self, state: RateLimitState, now: datetime | None = None) -> float:
-        """Spacing to keep between requests given the last seen headers (0 = no pacing)."""
-        if not state.is_near_limit(self.near_limit_ratio):
+        """Spacing to keep between request starts given the last seen headers (0 = none).
+
+        A refilling bucket (a short ``RateLimit-Policy`` window, or Data Center's fill
+        rate) is paced at its refill rate; a window that resets all at once gets what
+        remains spread evenly over the time left; a bare ``NearLimit`` flag gets
+        ``near_limit_delay``.
+        """
+        if not self.pace or not state.is_running_low(self.near_limit_ratio):
             return 0.0
-        until_reset = state.seconds_until_reset(now)
-        remaining = state.remaining
-        if remaining is None:
-            remaining = min(
-                (q.remaining for q in state.quotas if q.remaining is not None), default=None
-            )
-        if until_reset is not None and remaining is not None:
-            # Spread what is left evenly over what remains of the window.
-            interval = until_reset / max(remaining, 1)
-        else:
-            interval = self.near_limit_delay
+        interval = state.refill_interval()
+        if interval is None:
+            until_reset = state.seconds_until_reset(now)
+            remaining = state.remaining
+            if remaining is None:
+                remaining = min(
+                    (q.remaining for q in state.quotas if q.remaining is not None), default=None
+                )
+            if until_reset is not None and remaining is not None:
+                interval = until_reset / max(remaining, 1)
+            else:
+                interval = self.near_limit_delay
         return min(interval, self.max_proactive_delay)
 
 
@@ -451,24 +507,29 @@ class RetryPolicy(BaseModel):
 class Throttle:
     """Proactive pacing shared by every request of one client (threads or tasks).
 
-    ``reserve`` hands out start slots ``interval`` apart, so concurrent callers
-    queue up instead of all firing the moment the limit looks fine again.
+    Every request books its start through :meth:`reserve`, paced or not, so the
+    throttle knows when the previous request went out. While the budget is low each
+    start is kept ``interval`` after the previous one: the first request after the
+    limit gets close waits too, and concurrent callers queue up one ``interval``
+    apart instead of all firing at once.
     """
 
-    _next_slot: float = 0.0
+    _last_start: float = -math.inf
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reserve(self, interval: float, now: float) -> float:
-        """Book the next slot and return how long the caller must wait for it.
+        """Book the caller's start and return how long it must wait for it.
 
         Args:
-            interval: Spacing from :meth:`RetryPolicy.pacing_interval`.
+            interval: Spacing from :meth:`RetryPolicy.pacing_interval` (0 = no pacing).
             now: Monotonic clock reading.
+
+        Returns:
+            Seconds to sleep before sending (0 when the request may go at once).
         """
         with self._lock:
-            if interval <= 0:
-                self._next_slot = 0.0
-                return 0.0
-            start = max(now, self._next_slot)
-            self._next_slot = start + interval
+            start = now if interval <= 0 else max(now, self._last_start + interval)
+            # A booked start never moves backwards: a later caller with a stale clock
+            # reading still queues behind the ones already waiting.
+            self._last_start = max(start, self._last_start)
             return start - now

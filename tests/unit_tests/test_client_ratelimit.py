@@ -193,8 +193,55 @@ def test_pacing_interval_spreads_remaining_over_window() -> None:
     assert policy.pacing_interval(exhausted, NOW) == 5  # capped
 
 
-def test_throttle_hands_out_spaced_slots() -> None:
+def test_pacing_interval_follows_a_short_window_bucket_refill_rate() -> None:
+    policy = RetryPolicy()
+    # The sandbox's five-per-second bucket with one token left (20 %): one per 200 ms,
+    # not the second it takes to refill the whole bucket.
+    one_left = parse(
+        X_RateLimit_Limit="5",
+        X_RateLimit_Remaining="1",
+        X_RateLimit_Reset="2025-10-08T14:30:01Z",
+        RateLimit_Policy='"burst";q=5;w=1',
+        RateLimit='"burst";r=1;t=1',
+    )
+    assert one_left.is_running_low() and not one_left.is_near_limit()
+    assert policy.pacing_interval(one_left, NOW) == pytest.approx(0.2)
+    two_left = parse(X_RateLimit_Limit="5", X_RateLimit_Remaining="2")
+    assert policy.pacing_interval(two_left, NOW) == 0
+    # Data Center's bucket: 10 tokens every 2 s.
+    dc = parse(
+        X_RateLimit_Limit="20",
+        X_RateLimit_Remaining="1",
+        X_RateLimit_FillRate="10",
+        X_RateLimit_Interval_Seconds="2",
+    )
+    assert policy.pacing_interval(dc, NOW) == pytest.approx(0.2)
+
+
+def test_hourly_quota_spreads_what_remains_until_the_reset() -> None:
+    # An hour-long window resets all at once: its refill rate would overspend it.
+    state = parse(
+        RateLimit_Policy='"global-app-quota";q=65000;w=3600',
+        RateLimit='"global-app-quota";r=1000;t=1800',
+    )
+    assert state.refill_interval() is None
+    assert RetryPolicy().pacing_interval(state, NOW) == pytest.approx(1.8)
+
+
+def test_pacing_switched_off_or_nothing_to_go_on() -> None:
+    drained = parse(X_RateLimit_Limit="5", X_RateLimit_Remaining="0", X_RateLimit_NearLimit="true")
+    assert RetryPolicy(pace=False).pacing_interval(drained, NOW) == 0
+    assert RetryPolicy().pacing_interval(parse(), NOW) == 0
+    # Beta headers are advisory: they never slow the client down by their refill rate.
+    beta = parse(Beta_RateLimit_Policy='"b";q=1;w=1', Beta_RateLimit='"b";r=0;t=1')
+    assert beta.refill_interval() is None
+
+
+def test_throttle_spaces_starts_from_the_previous_request() -> None:
     throttle = Throttle()
-    assert [throttle.reserve(0.5, now=100.0) for _ in range(3)] == [0.0, 0.5, 1.0]
+    assert throttle.reserve(0.0, now=100.0) == 0.0  # unpaced, but its start is noted
+    # The first request once the limit is close already waits; queued ones line up.
+    assert [throttle.reserve(0.5, now=100.0) for _ in range(3)] == [0.5, 1.0, 1.5]
     assert throttle.reserve(0.0, now=100.0) == 0.0  # limit recovered: no queue
-    assert throttle.reserve(0.5, now=200.0) == 0.0
+    assert throttle.reserve(0.5, now=200.0) == 0.0  # long after the last start
+    assert throttle.reserve(0.5, now=200.2) == pytest.approx(0.3)

@@ -20,6 +20,7 @@ from confluence_agent import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    VersionConflict,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -271,6 +272,94 @@ def test_create_lookup_ignores_other_titles() -> None:
     assert make(script, sleeps).create_page(space_id="1001", title="New", body="").id == "777"
 
 
+# --------------------------------------------------------------------------- safe update
+
+PUT = "PUT /wiki/api/v2/pages/777"
+GET = "GET /wiki/api/v2/pages/777"
+
+
+def conflict(current: int, provided: int) -> httpx.Response:
+    title = (
+        "Version must be incremented when updating a page. "
+        f"Current Version: [{current}]. Provided version: [{provided}]"
+    )
+    return httpx.Response(
+        409, json={"errors": [{"status": 409, "code": "CONFLICT", "title": title}]}
+    )
+
+
+def stored(version: int, title: str, body: str) -> httpx.Response:
+    data = page(version=version, title=title)
+    data["body"] = {"storage": {"representation": "storage", "value": body}}
+    return httpx.Response(200, json=data)
+
+
+def test_update_applied_before_a_503_is_recognised_on_the_retry() -> None:
+    sleeps: list[float] = []
+    sent = "<p>Plan</p>\n  <p>Line<br/>two</p>"
+    # The server stored the body re-serialised: indentation gone, ``<br />``.
+    script = Script(
+        httpx.Response(503), conflict(6, 6), stored(6, "Plan", "<p>Plan</p><p>Line<br />two</p>")
+    )
+    result = make(script, sleeps).update_page(777, title="Plan", body=sent, version=6)
+    assert result.version.number == 6 and result.title == "Plan"
+    assert script.calls == [PUT, PUT, GET]
+    assert script.requests[2].url.params["body-format"] == "storage"
+
+
+def test_retried_update_conflicting_with_someone_elses_write_still_raises() -> None:
+    sleeps: list[float] = []
+    script = Script(httpx.Response(503), conflict(6, 6), stored(6, "Plan", "<p>Their edit</p>"))
+    with pytest.raises(VersionConflict) as info:
+        make(script, sleeps).update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    assert (info.value.current_version, info.value.attempted_version) == (6, 6)
+    assert script.calls == [PUT, PUT, GET]
+
+
+def test_retried_update_raises_when_the_page_moved_on_or_was_retitled() -> None:
+    sleeps: list[float] = []
+    retitled = Script(httpx.Response(502), conflict(6, 6), stored(6, "Other", "<p>Mine</p>"))
+    with pytest.raises(VersionConflict):
+        make(retitled, sleeps).update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    # Further ahead than our version: somebody saved after us, no read needed to know.
+    ahead = Script(httpx.Response(503), conflict(8, 6))
+    with pytest.raises(VersionConflict) as info:
+        make(ahead, sleeps).update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    assert info.value.current_version == 8 and ahead.calls == [PUT, PUT]
+
+
+def test_first_attempt_conflict_is_raised_without_a_read() -> None:
+    # Nothing of ours can be on the server yet: the version really is taken.
+    sleeps: list[float] = []
+    script = Script(conflict(6, 6))
+    with pytest.raises(VersionConflict) as info:
+        make(script, sleeps).update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    assert script.calls == [PUT] and info.value.attempts == 1
+
+
+def test_conflict_stands_when_the_page_cannot_be_read_back() -> None:
+    sleeps: list[float] = []
+    script = Script(httpx.Response(503), conflict(6, 6), httpx.Response(404))
+    with pytest.raises(VersionConflict) as info:
+        make(script, sleeps).update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    assert info.value.attempts == 2 and script.calls == [PUT, PUT, GET]
+
+
+async def test_async_update_recognises_its_own_applied_write() -> None:
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    script = Script(httpx.Response(503), conflict(6, 6), stored(6, "Plan", "<p>Mine</p>"))
+    async with AsyncConfluenceClient(
+        "https://acme.atlassian.net",
+        bearer_token="b-TOKEN-123",
+        transport=httpx.MockTransport(script),
+        sleep=no_sleep,
+    ) as client:
+        result = await client.update_page(777, title="Plan", body="<p>Mine</p>", version=6)
+    assert result.version.number == 6 and script.calls == [PUT, PUT, GET]
+
+
 # --------------------------------------------------------------------------- logging
 
 
@@ -295,24 +384,100 @@ def near_limit(body: dict[str, object]) -> httpx.Response:
     return httpx.Response(200, json=body, headers={"X-RateLimit-NearLimit": "true"})
 
 
-def test_client_slows_down_before_429_when_near_limit() -> None:
-    sleeps: list[float] = []
-    script = Script(near_limit(page()), near_limit(page()), httpx.Response(200, json=page()))
-    client = ConfluenceClient(
+def bucket(remaining: int, *, limit: int = 5) -> httpx.Response:
+    """A 200 carrying the headers of a ``limit``-per-second token bucket (as the sandbox)."""
+    headers = {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "RateLimit-Policy": f'"burst";q={limit};w=1',
+        "RateLimit": f'"burst";r={remaining};t=1',
+    }
+    return httpx.Response(200, json=page(), headers=headers)
+
+
+class FakeTime:
+    """A monotonic clock that moves only when the client sleeps or a response takes time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def taking(self, seconds: float, response: httpx.Response) -> Handler:
+        """A scripted outcome that advances the clock by ``seconds`` of latency."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            self.now += seconds
+            return response
+
+        return handler
+
+
+def paced_client(script: Script, time: FakeTime, **policy: object) -> ConfluenceClient:
+    return ConfluenceClient(
         "https://acme.atlassian.net",
         bearer_token="b-TOKEN-123",
         transport=httpx.MockTransport(script),
-        sleep=sleeps.append,
-        clock=lambda: 100.0,
-        retry=RetryPolicy(near_limit_delay=0.5),
+        sleep=time.sleep,
+        clock=time.clock,
+        retry=RetryPolicy(**policy),
     )
+
+
+def test_client_slows_down_before_429_when_near_limit() -> None:
+    time = FakeTime()
+    script = Script(near_limit(page()), near_limit(page()), httpx.Response(200, json=page()))
+    client = paced_client(script, time, near_limit_delay=0.5)
     client.get_page(1)
-    assert sleeps == [] and client.rate_limit.near_limit
-    client.get_page(1)  # first paced request gets the first slot
-    client.get_page(1)
-    assert sleeps == [0.5]
-    assert client.stats.paced == 1 and client.stats.rate_limited == 0
+    assert time.sleeps == [] and client.rate_limit.near_limit
+    client.get_page(1)  # the very first request after the warning already waits
+    assert time.sleeps == [0.5]
+    client.get_page(1)  # the warning on the second response still applies
+    assert time.sleeps == [0.5, 0.5]
+    assert client.stats.paced == 2 and client.stats.rate_limited == 0
     assert not client.rate_limit.near_limit
+
+
+def test_draining_bucket_paces_at_its_refill_rate_from_the_previous_start() -> None:
+    # Each response takes 50 ms; the bucket refills 5 per second, one per 200 ms.
+    time = FakeTime()
+    script = Script(*[time.taking(0.05, bucket(left)) for left in (4, 3, 2, 1, 1, 0, 3)])
+    client = paced_client(script, time)
+    for _ in range(7):
+        client.get_page(1)
+    # Nothing waits while 2 of 5 remain; from 1 left (20 %) every start is kept 200 ms
+    # after the previous one, of which the 50 ms response time has already passed.
+    assert time.sleeps == pytest.approx([0.15, 0.15, 0.15])
+    assert client.stats.paced == 3 and client.stats.requests == 7
+    assert client.stats.waited == pytest.approx(0.45)
+
+
+def test_exhausted_budget_with_a_reset_paces_without_a_limit_header() -> None:
+    time = FakeTime()
+    drained = httpx.Response(
+        200, json=page(), headers={"X-RateLimit-Remaining": "0", "RateLimit-Reset": "3"}
+    )
+    script = Script(drained, httpx.Response(200, json=page()))
+    client = paced_client(script, time, max_proactive_delay=5)
+    client.get_page(1)
+    client.get_page(1)
+    assert len(time.sleeps) == 1 and 2.5 < time.sleeps[0] <= 3.0  # the window's remainder
+    assert client.stats.paced == 1
+
+
+def test_pacing_can_be_switched_off() -> None:
+    time = FakeTime()
+    script = Script(*[bucket(left) for left in (1, 0, 0)])
+    client = paced_client(script, time, pace=False)
+    for _ in range(3):
+        client.get_page(1)
+    assert time.sleeps == [] and client.stats.paced == 0
 
 
 async def test_async_tasks_share_one_pacer() -> None:
@@ -332,9 +497,10 @@ async def test_async_tasks_share_one_pacer() -> None:
     ) as client:
         await client.get_page(1)
         await asyncio.gather(*(client.get_page(1) for _ in range(3)))
-    # Three concurrent tasks queue behind one another instead of firing together.
-    assert sorted(sleeps) == [0.5, 1.0]
-    assert client.stats.paced == 2
+    # Three concurrent tasks queue behind one another (and behind the first request)
+    # instead of firing together.
+    assert sorted(sleeps) == [0.5, 1.0, 1.5]
+    assert client.stats.paced == 3
 
 
 async def test_async_retry_and_safe_create() -> None:
