@@ -11,6 +11,10 @@ Transports:
 * ``http`` (streamable HTTP at ``/mcp``) for remote connectors, optionally guarded
   by a bearer token (only its SHA-256 digest is kept) and an expiry instant.
 
+Tool calls take the async path (``ainvoke`` with the toolkit's
+``AsyncConfluenceClient``), so concurrent calls share the server's event loop
+instead of occupying worker threads.
+
 Every tool result carries the last Confluence rate-limit reading as IETF
 ``ratelimit-*`` fields in ``_meta``; 429s are absorbed by the client's bounded
 retries, so a call that succeeded after a retry is a success for the MCP client.
@@ -27,7 +31,8 @@ import math
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -54,12 +59,15 @@ __all__ = [
     "MCP_PATH",
     "TOKEN_ENV_VAR",
     "ConfluenceMCP",
+    "TokenGuard",
     "build_http_app",
     "build_mcp_server",
     "hash_token",
     "main",
     "rate_limit_meta",
     "run_mcp_server",
+    "run_stdio",
+    "serve_http",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +88,35 @@ class _ToolkitLike(Protocol):
 class _HasRateLimit(Protocol):
     @property
     def rate_limit(self) -> RateLimitState: ...
+
+
+class _FreshestRateLimit:
+    """The newest rate-limit reading among several clients.
+
+    A toolkit has a sync and an async client, each with its own reading; the
+    one that saw the latest response describes the budget best.
+    """
+
+    def __init__(self, sources: Sequence[_HasRateLimit]) -> None:
+        self.sources = tuple(sources)
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        states = [source.rate_limit for source in self.sources]
+        never = datetime.min.replace(tzinfo=UTC)
+        return max(states, key=lambda state: state.observed_at or never)
+
+
+def _rate_limit_source(client: _HasRateLimit | None,
+                       toolkit: object) -> _HasRateLimit | None:
+    sources: list[_HasRateLimit] = [] if client is None else [client]
+    for name in ("async_client", "client"):
+        candidate = getattr(toolkit, name, None)
+        if candidate is not None and all(candidate is not known for known in sources):
+            sources.append(candidate)
+    if len(sources) <= 1:
+        return sources[0] if sources else None
+    return _FreshestRateLimit(sources)
 
 
 def _require_mcp() -> None:
@@ -412,8 +449,9 @@ def build_mcp_server(toolkit: _ToolkitLike | Iterable[BaseTool], *, read_only: b
         toolkit: A ``ConfluenceToolkit`` (anything with ``get_tools()``) or the tools.
         read_only: Additionally drop write tools here (defence in depth on top of
             the toolkit's own ``methods`` filter).
-        client: Source of ``rate_limit`` for result ``_meta``; defaults to
-            ``toolkit.client`` when the toolkit has one.
+        client: Source of ``rate_limit`` for result ``_meta``. A toolkit's own
+            clients (``async_client``, which serves the calls, and ``client``)
+            are consulted too; the newest reading wins.
         spaces: Space keys the toolkit is scoped to (reported in ``instructions``).
         tags: Tags the toolkit was filtered by (reported in ``instructions``).
         expiry: Guard whose expiry makes ``tools/list``/``tools/call`` fail.
@@ -429,11 +467,12 @@ def build_mcp_server(toolkit: _ToolkitLike | Iterable[BaseTool], *, read_only: b
 
     if hasattr(toolkit, "get_tools"):
         tools = list(toolkit.get_tools())
-        if client is None:
-            client = getattr(toolkit, "client", None)
+        rate_limits = _rate_limit_source(client, toolkit)
     else:
         tools = list(toolkit)
-    registry = ConfluenceMCP(tools, read_only=read_only, rate_limit_source=client, expiry=expiry)
+        rate_limits = client
+    registry = ConfluenceMCP(tools, read_only=read_only, rate_limit_source=rate_limits,
+                             expiry=expiry)
     server: Server[Any] = Server(
         name,
         version=__version__ or "0",
@@ -452,7 +491,9 @@ def build_mcp_server(toolkit: _ToolkitLike | Iterable[BaseTool], *, read_only: b
 
 
 def build_http_app(server: Server[Any], *, guard: TokenGuard | None = None,
-                   host: str = "127.0.0.1", path: str = MCP_PATH) -> BearerAuthMiddleware:
+                   host: str = "127.0.0.1", path: str = MCP_PATH,
+                   on_shutdown: Callable[[], Awaitable[None]] | None = None,
+                   ) -> BearerAuthMiddleware:
     """Wrap a server in the streamable HTTP ASGI app, behind the bearer-token guard.
 
     The guard sits outside the SDK app, so every request on every path, including
@@ -465,11 +506,25 @@ def build_http_app(server: Server[Any], *, guard: TokenGuard | None = None,
         guard: Token/expiry guard; ``None`` disables checks.
         host: The bind host; loopback hosts get the SDK's DNS-rebinding protection.
         path: Endpoint path.
+        on_shutdown: Awaited when the app's lifespan ends, on the loop that served
+            the requests (e.g. to close the async Confluence client's connections).
 
     Returns:
         An ASGI application (run it with uvicorn).
     """
     app: Starlette = server.streamable_http_app(streamable_http_path=path, host=host)
+    if on_shutdown is not None:
+        sdk_lifespan = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(inner: Any) -> AsyncIterator[Any]:
+            try:
+                async with sdk_lifespan(inner) as state:
+                    yield state
+            finally:
+                await on_shutdown()
+
+        app.router.lifespan_context = lifespan
     return BearerAuthMiddleware(app, guard or TokenGuard(None))
 
 
@@ -505,19 +560,29 @@ def serve_http(app: BearerAuthMiddleware, *, host: str, port: int,
     uvicorn.Server(config).run(sockets=[sock])
 
 
-async def run_stdio(server: Server[Any]) -> None:
-    """Serve one MCP connection over this process's stdin/stdout."""
+async def run_stdio(server: Server[Any], *,
+                    on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Serve one MCP connection over this process's stdin/stdout.
+
+    Args:
+        server: From `build_mcp_server`.
+        on_shutdown: Awaited when the connection ends, on the serving loop.
+    """
     from mcp.server.stdio import stdio_server
 
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    try:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        if on_shutdown is not None:
+            await on_shutdown()
 
 
 def run_mcp_server(*, transport: Literal["stdio", "http"] = "stdio", host: str = "127.0.0.1",
                    port: int = 8765, read_only: bool = False, tags: Sequence[str] | None = None,
                    spaces: Sequence[str] | None = None, require_token: str | None = None,
                    expires_at: datetime | str | None = None, client: Any = None,
-                   allow_unauthenticated: bool = False) -> None:
+                   allow_unauthenticated: bool = False, async_client: Any = None) -> None:
     """Run the Confluence MCP server (blocking). Entry point for ``confluence-agent mcp``.
 
     Args:
@@ -532,7 +597,10 @@ def run_mcp_server(*, transport: Literal["stdio", "http"] = "stdio", host: str =
         expires_at: After this instant every request is refused (HTTP: 401) and the
             token digest is zeroed. ISO-8601 text or datetime; naive means UTC.
         client: A ``ConfluenceClient``; default: built from ``CONFLUENCE_*`` env vars.
+            It is closed when the server stops.
         allow_unauthenticated: Permit HTTP on a non-loopback host without a token.
+        async_client: The ``AsyncConfluenceClient`` that serves the tool calls;
+            default: made from ``client``'s config (and closed by the server).
 
     Raises:
         ValueError: Bad configuration (token on stdio, no token on a public bind, ...).
@@ -564,21 +632,22 @@ def run_mcp_server(*, transport: Literal["stdio", "http"] = "stdio", host: str =
     from confluence_agent.toolkit import ConfluenceToolkit
 
     methods = {"read"} if read_only else {"read", "write"}
-    toolkit = ConfluenceToolkit(client=client, methods=methods, spaces=list(spaces or []) or None,
-                                tags=list(tags or []) or None)
-    server = build_mcp_server(toolkit, read_only=read_only, client=client, spaces=spaces,
-                              tags=tags, expiry=guard)
+    # Without async_client the toolkit makes one from client.config; it serves
+    # every call and toolkit.aclose() closes it on the serving loop at shutdown.
+    toolkit = ConfluenceToolkit(client=client, async_client=async_client, methods=methods,
+                                spaces=list(spaces or []) or None, tags=list(tags or []) or None)
+    server = build_mcp_server(toolkit, read_only=read_only, spaces=spaces, tags=tags,
+                              expiry=guard)
     try:
         if transport == "stdio":
             import anyio
 
-            anyio.run(run_stdio, server)
+            anyio.run(lambda: run_stdio(server, on_shutdown=toolkit.aclose))
         else:
-            serve_http(build_http_app(server, guard=guard, host=host), host=host, port=port)
+            app = build_http_app(server, guard=guard, host=host, on_shutdown=toolkit.aclose)
+            serve_http(app, host=host, port=port)
     finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+        toolkit.client.close()
 
 
 # --------------------------------------------------------------------------- CLI

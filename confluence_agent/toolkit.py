@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
+import httpx
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
+from confluence_agent.config import ConfluenceConfig
 from confluence_agent.tools import (
     ConfluenceCreatePage,
     ConfluenceGetPage,
@@ -40,6 +44,44 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )
 
 
+class _LoopLocalTransport(httpx.AsyncBaseTransport):
+    """An ``httpx.AsyncHTTPTransport`` (connection pool) per event loop.
+
+    Pooled connections belong to the loop that opened them: reusing one after
+    that loop closed (a second ``asyncio.run`` in a script) fails with "Event
+    loop is closed". The toolkit creates its async client implicitly, so that
+    client must work from whichever loop the caller happens to use. Created on
+    first use, so sync-only callers never pay for an async pool.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: httpx.AsyncHTTPTransport | None = None
+
+    def _current(self) -> httpx.AsyncHTTPTransport:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:
+            # The old pool's sockets belong to another (normally closed) loop and
+            # cannot be closed from this one: drop it and start afresh.
+            self._loop, self._pool = loop, httpx.AsyncHTTPTransport()
+        return self._pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on the current loop's pool."""
+        return await self._current().handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the pool if it belongs to the running loop; forget it either way."""
+        pool, loop = self._pool, self._loop
+        self._pool = self._loop = None
+        if pool is not None and loop is asyncio.get_running_loop():
+            await pool.aclose()
+
+
+def _owned_async_client(config: ConfluenceConfig) -> AsyncConfluenceClient:
+    return AsyncConfluenceClient(config=config, transport=_LoopLocalTransport())
+
+
 class ConfluenceToolkit(BaseToolkit):
     """Confluence tools for an agent: search, list, read, create, update, users.
 
@@ -63,9 +105,12 @@ class ConfluenceToolkit(BaseToolkit):
 
     Key init args:
         client: ConfluenceClient
-            Sync client shared by the tools.
+            Sync client shared by the tools (``invoke``).
         async_client: AsyncConfluenceClient | None
-            Async client for native ``ainvoke`` (optional).
+            Async client shared by the tools (``ainvoke``). When omitted, the
+            toolkit creates one from ``client.config`` (not from ``client``'s
+            transport: pass your own when you use a custom transport), so async
+            calls are native rather than run in threads.
         methods: set[str]
             ``{"read"}`` or ``{"read", "write"}`` (default: read only).
         spaces: list[str] | None
@@ -81,6 +126,9 @@ class ConfluenceToolkit(BaseToolkit):
         toolkit = ConfluenceToolkit(
             client=ConfluenceClient(), methods={"read", "write"}, spaces=["ENG", "PROD"]
         )
+        # or: both clients from CONFLUENCE_* variables, closed with the toolkit
+        with ConfluenceToolkit.from_env(methods={"read"}) as toolkit:
+            ...
         ```
 
     Tools:
@@ -103,9 +151,90 @@ class ConfluenceToolkit(BaseToolkit):
 
     client: ConfluenceClient
     async_client: AsyncConfluenceClient | None = None
+    """Filled in from ``client.config`` when not given (see the class docstring)."""
     methods: frozenset[Method] = Field(default=frozenset({"read"}))
     spaces: tuple[str, ...] | None = None
     tags: frozenset[Group] | None = None
+
+    # Clients this toolkit created, hence closes; a caller's clients are the caller's.
+    _owned: list[ConfluenceClient | AsyncConfluenceClient] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Create the async client from the sync client's config when none was given."""
+        if self.async_client is None:
+            self.async_client = _owned_async_client(self.client.config)
+            self._owned.append(self.async_client)
+
+    @classmethod
+    def from_config(cls, config: ConfluenceConfig, **kwargs: Any) -> Self:
+        """Build a toolkit that owns a sync and an async client made from ``config``.
+
+        Args:
+            config: Where Confluence is and how to authenticate.
+            **kwargs: Other toolkit fields (``methods``, ``spaces``, ``tags``).
+
+        Returns:
+            The toolkit; :meth:`close` / :meth:`aclose` (or ``with`` /
+            ``async with``) close both clients.
+        """
+        client = ConfluenceClient(config=config)
+        aclient = _owned_async_client(config)
+        kit = cls(client=client, async_client=aclient, **kwargs)
+        kit._owned += [client, aclient]
+        return kit
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Self:
+        """Like :meth:`from_config`, with the config read from ``CONFLUENCE_*`` variables.
+
+        Args:
+            **kwargs: Toolkit fields (``methods``, ``spaces``, ``tags``).
+
+        Raises:
+            ConfigurationError: URL or credentials missing, naming the variable to set.
+        """
+        return cls.from_config(ConfluenceConfig.from_env(), **kwargs)
+
+    def close(self) -> None:
+        """Close the sync client if this toolkit created it.
+
+        An owned async client cannot be closed without its event loop: use
+        :meth:`aclose` from async code (its connections are otherwise dropped
+        when the toolkit is garbage collected).
+        """
+        for client in self._owned:
+            if isinstance(client, ConfluenceClient):
+                client.close()
+
+    async def aclose(self) -> None:
+        """Close every client this toolkit created (sync and async)."""
+        for client in self._owned:
+            if isinstance(client, ConfluenceClient):
+                client.close()
+            else:
+                await client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @field_validator("methods", "tags", mode="before")
     @classmethod

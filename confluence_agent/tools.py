@@ -12,16 +12,20 @@ tells the model what to do next; with ``handle_tool_error=True`` (the default
 here) that text is returned as an error ``ToolMessage`` instead of raised.
 Credentials never appear in any output: client errors are redacted at the source.
 
-Sync and async share all argument handling and formatting (module-level pure
-functions); only the client call differs.
+Each tool's logic (argument checks, the space allow-list, formatting) is written
+once, as a generator that yields the client calls it needs (:class:`_Call`
+steps, the pattern of :mod:`confluence_agent._core` and
+:mod:`confluence_agent.editing`). ``_run`` drives it with the sync client,
+``_arun`` with the async client, so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
@@ -186,6 +190,82 @@ def _tool_errors(subject: str) -> Iterator[None]:
         raise ToolException(error_text(exc, subject=subject)) from exc
 
 
+# ------------------------------------------------------------- sync/async plumbing
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """Step: call one client method (both clients have the same method names)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def perform(self, client: ConfluenceClient) -> Any:
+        return getattr(client, self.method)(*self.args, **self.kwargs)
+
+    async def aperform(self, client: AsyncConfluenceClient) -> Any:
+        return await getattr(client, self.method)(*self.args, **self.kwargs)
+
+
+def _call(method: str, *args: Any, **kwargs: Any) -> _Call:
+    return _Call(method, args, kwargs)
+
+
+@dataclass(frozen=True)
+class _SafeUpdate:
+    """Step: one :func:`safe_update` (editing drives its own reads and writes)."""
+
+    page_id: str
+    ops: list[EditOp]
+    options: Mapping[str, Any]
+
+    def perform(self, client: ConfluenceClient) -> UpdateOutcome:
+        return safe_update(client, self.page_id, self.ops, **self.options)
+
+    async def aperform(self, client: AsyncConfluenceClient) -> UpdateOutcome:
+        return await asafe_update(client, self.page_id, self.ops, **self.options)
+
+
+_Step = _Call | _SafeUpdate
+_Flow = Generator[_Step, Any, T]
+"""A tool's logic: yields the client calls it needs, receives their results."""
+
+
+def _drive(flow: _Flow[T], client: ConfluenceClient) -> T:
+    """Run a flow with the sync client; a failed call is thrown back into the flow."""
+    try:
+        step = next(flow)
+        while True:
+            try:
+                result = step.perform(client)
+            except Exception as exc:  # the flow decides what is expected (_tool_errors)
+                step = flow.throw(exc)
+            else:
+                step = flow.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
+async def _adrive(flow: _Flow[T], client: AsyncConfluenceClient) -> T:
+    """Async twin of :func:`_drive`."""
+    try:
+        step = next(flow)
+        while True:
+            try:
+                result = await step.aperform(client)
+            except Exception as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
 # ---------------------------------------------------------------- space allow-list
 
 
@@ -216,14 +296,20 @@ def _validation_text(exc: ValidationError | ValidationErrorV1) -> str:
 
 
 class _ConfluenceTool(BaseTool):
-    """Shared fields: clients, the space allow-list and error handling."""
+    """Shared fields (clients, space allow-list, error handling) and the two drivers.
+
+    Subclasses implement only ``_flow`` (their arguments, minus ``run_manager``),
+    a generator yielding the client calls it needs; ``_run`` and ``_arun`` drive
+    it with the sync or the async client.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     client: ConfluenceClient
-    """Sync client (also used by async calls when ``async_client`` is not given)."""
+    """Sync client, used by ``invoke`` (and by ``ainvoke`` when ``async_client`` is not given)."""
     async_client: AsyncConfluenceClient | None = None
-    """Async client for native ``ainvoke``; without it async calls run in a thread."""
+    """Async client for native ``ainvoke``; without it async calls drive the same logic
+    with the sync client in a worker thread. ``ConfluenceToolkit`` always provides one."""
     spaces: tuple[str, ...] | None = None
     """Space keys this tool may touch (``None``: all spaces the credentials can see)."""
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
@@ -242,29 +328,50 @@ class _ConfluenceTool(BaseTool):
             value = [value]
         return _norm_keys(value) if value is not None else None
 
+    def _flow(self, *args: Any, **kwargs: Any) -> _Flow[Any]:
+        """The tool's logic for the validated arguments (implemented by each tool)."""
+        raise NotImplementedError
+
+    def _run(
+        self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> Any:
+        return _drive(self._flow(*args, **kwargs), self.client)
+
+    async def _arun(
+        self,
+        *args: Any,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        flow = self._flow(*args, **kwargs)
+        if self.async_client is None:
+            # Same flow, sync client, off the event loop.
+            return await asyncio.to_thread(_drive, flow, self.client)
+        return await _adrive(flow, self.async_client)
+
     # The allow-list is of keys, but v2 pages carry space ids: resolve once, cache.
-    def _allowed_ids(self) -> dict[str, str]:
+    def _allowed_ids(self) -> _Flow[dict[str, str]]:
         if self._space_ids is None:
-            spaces = self.client.get_spaces(keys=list(self.spaces or ()))
+            spaces: list[Space] = yield _call("get_spaces", keys=list(self.spaces or ()))
             self._space_ids = _ids_of(spaces, self.spaces or ())
         return self._space_ids
 
-    async def _aallowed_ids(self) -> dict[str, str]:
-        if self._space_ids is None:
-            if self.async_client is None:
-                return await asyncio.to_thread(self._allowed_ids)
-            spaces = await self.async_client.get_spaces(keys=list(self.spaces or ()))
-            self._space_ids = _ids_of(spaces, self.spaces or ())
-        return self._space_ids
-
-    def _check_page_scope(self, page: Page, subject: str) -> None:
-        if self.spaces is not None and page.space_id not in self._allowed_ids():
+    def _check_page_scope(self, page: Page, subject: str) -> _Flow[None]:
+        if self.spaces is not None and page.space_id not in (yield from self._allowed_ids()):
             # Same text as a real 404, so the tool does not reveal pages it hides.
             raise ToolException(error_text(NotFound("hidden"), subject=subject))
 
-    async def _acheck_page_scope(self, page: Page, subject: str) -> None:
-        if self.spaces is not None and page.space_id not in await self._aallowed_ids():
-            raise ToolException(error_text(NotFound("hidden"), subject=subject))
+    def _space_id(self, space: str) -> _Flow[str]:
+        """Resolve a space key or numeric id to an id inside the allow-list."""
+        space = space.strip()
+        if space.isdigit():
+            if self.spaces is not None and space not in (yield from self._allowed_ids()):
+                raise _space_outside(space)
+            return space
+        if self.spaces is not None and space.upper() not in self.spaces:
+            raise _space_outside(space)
+        found: Space = yield _call("get_space_by_key", space)
+        return found.id
 
 
 def _ids_of(spaces: Sequence[Space], keys: Sequence[str]) -> dict[str, str]:
@@ -390,31 +497,12 @@ class ConfluenceSearch(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = SearchInput
 
-    def _run(
-        self,
-        cql: str,
-        limit: int = 10,
-        cursor: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, SearchPage]:
+    def _flow(
+        self, cql: str, limit: int = 10, cursor: str | None = None
+    ) -> _Flow[tuple[str, SearchPage]]:
         with _tool_errors("The search"):
             query = _prepare_search(cql, self.spaces)
-            page = self.client.search(query, limit=limit, cursor=cursor)
-            page = _filter_search(page, self.spaces)
-            return format_search(page, query), page
-
-    async def _arun(
-        self,
-        cql: str,
-        limit: int = 10,
-        cursor: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, SearchPage]:
-        if self.async_client is None:
-            return await asyncio.to_thread(self._run, cql, limit, cursor)
-        with _tool_errors("The search"):
-            query = _prepare_search(cql, self.spaces)
-            page = await self.async_client.search(query, limit=limit, cursor=cursor)
+            page: SearchPage = yield _call("search", query, limit=limit, cursor=cursor)
             page = _filter_search(page, self.spaces)
             return format_search(page, query), page
 
@@ -491,66 +579,32 @@ class ConfluenceListPages(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = ListPagesInput
 
-    def _resolve_space(self, space: str | None) -> list[str] | None:
-        if space is None:
-            return list(self._allowed_ids()) if self.spaces is not None else None
-        space = space.strip()
-        if space.isdigit():
-            if self.spaces is not None and space not in self._allowed_ids():
-                raise _space_outside(space)
-            return [space]
-        if self.spaces is not None and space.upper() not in self.spaces:
-            raise _space_outside(space)
-        return [self.client.get_space_by_key(space).id]
-
-    async def _aresolve_space(self, space: str | None) -> list[str] | None:
-        assert self.async_client is not None
-        if space is None:
-            return list(await self._aallowed_ids()) if self.spaces is not None else None
-        space = space.strip()
-        if space.isdigit():
-            if self.spaces is not None and space not in await self._aallowed_ids():
-                raise _space_outside(space)
-            return [space]
-        if self.spaces is not None and space.upper() not in self.spaces:
-            raise _space_outside(space)
-        return [(await self.async_client.get_space_by_key(space)).id]
-
-    def _run(
+    def _flow(
         self,
         space: str | None = None,
         title: str | None = None,
         status: PageStatus | None = None,
         limit: int = 25,
         cursor: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, PageList]:
+    ) -> _Flow[tuple[str, PageList]]:
         with _tool_errors(f"Space {space!r}"):
-            space_ids = self._resolve_space(space)
-            if space_ids == []:
-                return "No pages found (no allowed space is visible).", PageList(results=[])
-            pages = self.client.list_pages(
-                space_id=space_ids, title=title, status=status, limit=limit, cursor=cursor
-            )
-            return format_page_list(pages), pages
-
-    async def _arun(
-        self,
-        space: str | None = None,
-        title: str | None = None,
-        status: PageStatus | None = None,
-        limit: int = 25,
-        cursor: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, PageList]:
-        if self.async_client is None:
-            return await asyncio.to_thread(self._run, space, title, status, limit, cursor)
-        with _tool_errors(f"Space {space!r}"):
-            space_ids = await self._aresolve_space(space)
-            if space_ids == []:
-                return "No pages found (no allowed space is visible).", PageList(results=[])
-            pages = await self.async_client.list_pages(
-                space_id=space_ids, title=title, status=status, limit=limit, cursor=cursor
+            space_ids: list[str] | None
+            if space is not None:
+                space_ids = [(yield from self._space_id(space))]
+            elif self.spaces is not None:
+                # No space given: list across the allowed spaces only.
+                space_ids = list((yield from self._allowed_ids()))
+                if not space_ids:
+                    return "No pages found (no allowed space is visible).", PageList(results=[])
+            else:
+                space_ids = None
+            pages: PageList = yield _call(
+                "list_pages",
+                space_id=space_ids,
+                title=title,
+                status=status,
+                limit=limit,
+                cursor=cursor,
             )
             return format_page_list(pages), pages
 
@@ -645,32 +699,15 @@ class ConfluenceGetPage(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = GetPageInput
 
-    def _run(
-        self,
-        page_id: str,
-        format: Literal["markdown", "storage"] = "markdown",
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Page]:
+    def _flow(
+        self, page_id: str, format: Literal["markdown", "storage"] = "markdown"
+    ) -> _Flow[tuple[str, Page]]:
         subject = f"Page {page_id}"
         with _tool_errors(subject):
-            page = self.client.get_page(page_id, body_format="storage", include_labels=True)
-            self._check_page_scope(page, subject)
-            return format_page(page, format), page
-
-    async def _arun(
-        self,
-        page_id: str,
-        format: Literal["markdown", "storage"] = "markdown",
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Page]:
-        if self.async_client is None:
-            return await asyncio.to_thread(self._run, page_id, format)
-        subject = f"Page {page_id}"
-        with _tool_errors(subject):
-            page = await self.async_client.get_page(
-                page_id, body_format="storage", include_labels=True
+            page: Page = yield _call(
+                "get_page", page_id, body_format="storage", include_labels=True
             )
-            await self._acheck_page_scope(page, subject)
+            yield from self._check_page_scope(page, subject)
             return format_page(page, format), page
 
 
@@ -736,71 +773,29 @@ class ConfluenceCreatePage(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = CreatePageInput
 
-    def _space_id(self, space: str) -> str:
-        space = space.strip()
-        if space.isdigit():
-            if self.spaces is not None and space not in self._allowed_ids():
-                raise _space_outside(space)
-            return space
-        if self.spaces is not None and space.upper() not in self.spaces:
-            raise _space_outside(space)
-        return self.client.get_space_by_key(space).id
-
-    async def _aspace_id(self, space: str) -> str:
-        assert self.async_client is not None
-        space = space.strip()
-        if space.isdigit():
-            if self.spaces is not None and space not in await self._aallowed_ids():
-                raise _space_outside(space)
-            return space
-        if self.spaces is not None and space.upper() not in self.spaces:
-            raise _space_outside(space)
-        return (await self.async_client.get_space_by_key(space)).id
-
-    def _run(
+    def _flow(
         self,
         space: str,
         title: str,
         body: str,
         body_format: Literal["markdown", "storage"] = "markdown",
         parent_id: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Page]:
+    ) -> _Flow[tuple[str, Page]]:
         with _tool_errors(f"Space {space!r}"):
+            # Convert first: a malformed body costs no request.
             storage_body = content_to_storage(body, body_format)
-            space_id = self._space_id(space)
-            self._check_parent(parent_id, space_id)
-            page = self.client.create_page(
-                space_id=space_id, title=title, body=storage_body, parent_id=parent_id
-            )
-            return format_created(page), page
-
-    async def _arun(
-        self,
-        space: str,
-        title: str,
-        body: str,
-        body_format: Literal["markdown", "storage"] = "markdown",
-        parent_id: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Page]:
-        if self.async_client is None:
-            return await asyncio.to_thread(self._run, space, title, body, body_format, parent_id)
-        with _tool_errors(f"Space {space!r}"):
-            storage_body = content_to_storage(body, body_format)
-            space_id = await self._aspace_id(space)
+            space_id = yield from self._space_id(space)
             if parent_id is not None:
-                parent = await self.async_client.get_page(parent_id, body_format=None)
+                parent: Page = yield _call("get_page", parent_id, body_format=None)
                 _check_same_space(parent, space_id, parent_id)
-            page = await self.async_client.create_page(
-                space_id=space_id, title=title, body=storage_body, parent_id=parent_id
+            page: Page = yield _call(
+                "create_page",
+                space_id=space_id,
+                title=title,
+                body=storage_body,
+                parent_id=parent_id,
             )
             return format_created(page), page
-
-    def _check_parent(self, parent_id: str | None, space_id: str) -> None:
-        if parent_id is not None:
-            parent = self.client.get_page(parent_id, body_format=None)
-            _check_same_space(parent, space_id, parent_id)
 
 
 def _check_same_space(parent: Page, space_id: str, parent_id: str) -> None:
@@ -912,56 +907,28 @@ class ConfluenceUpdatePage(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = UpdatePageInput
 
-    def _run(
+    def _flow(
         self,
         page_id: str,
         version: int,
         operations: list[EditOp],
         allow_macro_loss: bool = False,
         message: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, UpdateOutcome]:
+    ) -> _Flow[tuple[str, UpdateOutcome]]:
         subject = f"Page {page_id}"
         with _tool_errors(subject):
             if self.spaces is not None:
-                self._check_page_scope(self.client.get_page(page_id, body_format=None), subject)
-            outcome = safe_update(
-                self.client,
+                page: Page = yield _call("get_page", page_id, body_format=None)
+                yield from self._check_page_scope(page, subject)
+            outcome: UpdateOutcome = yield _SafeUpdate(
                 page_id,
                 _ops(operations),
-                read_version=version - 1,
-                on_conflict="report",
-                allow_loss=allow_macro_loss,
-                message=message,
-            )
-            return format_update(outcome), outcome
-
-    async def _arun(
-        self,
-        page_id: str,
-        version: int,
-        operations: list[EditOp],
-        allow_macro_loss: bool = False,
-        message: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, UpdateOutcome]:
-        if self.async_client is None:
-            return await asyncio.to_thread(
-                self._run, page_id, version, operations, allow_macro_loss, message
-            )
-        subject = f"Page {page_id}"
-        with _tool_errors(subject):
-            if self.spaces is not None:
-                page = await self.async_client.get_page(page_id, body_format=None)
-                await self._acheck_page_scope(page, subject)
-            outcome = await asafe_update(
-                self.async_client,
-                page_id,
-                _ops(operations),
-                read_version=version - 1,
-                on_conflict="report",
-                allow_loss=allow_macro_loss,
-                message=message,
+                {
+                    "read_version": version - 1,
+                    "on_conflict": "report",
+                    "allow_loss": allow_macro_loss,
+                    "message": message,
+                },
             )
             return format_update(outcome), outcome
 
@@ -1033,23 +1000,12 @@ class ConfluenceGetUser(_ConfluenceTool):
     )
     args_schema: type[BaseModel] = GetUserInput
 
-    def _run(
-        self, account_ids: list[str], run_manager: CallbackManagerForToolRun | None = None
-    ) -> tuple[str, list[User]]:
+    def _flow(self, account_ids: list[str]) -> _Flow[tuple[str, list[User]]]:
         ids = list(dict.fromkeys(account_ids))
         with _tool_errors(f"User {', '.join(ids)}"):
-            users = [self.client.get_user(ids[0])] if len(ids) == 1 else self.client.get_users(ids)
-            return format_users(users, ids), users
-
-    async def _arun(
-        self, account_ids: list[str], run_manager: AsyncCallbackManagerForToolRun | None = None
-    ) -> tuple[str, list[User]]:
-        if self.async_client is None:
-            return await asyncio.to_thread(self._run, account_ids)
-        ids = list(dict.fromkeys(account_ids))
-        with _tool_errors(f"User {', '.join(ids)}"):
+            users: list[User]
             if len(ids) == 1:
-                users = [await self.async_client.get_user(ids[0])]
+                users = [(yield _call("get_user", ids[0]))]
             else:
-                users = await self.async_client.get_users(ids)
+                users = yield _call("get_users", ids)
             return format_users(users, ids), users

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from langchain_core.tools import BaseTool
 from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
 from confluence_agent.sandbox.seed import DATADOG_PAGE_ID, PRD_PAGE_ID
 from confluence_agent.toolkit import ConfluenceToolkit
+from confluence_agent.tools import ConfluenceGetPage, _ConfluenceTool
 
 
 @pytest.fixture
@@ -102,13 +104,55 @@ def test_duplicate_title_is_actionable(client: ConfluenceClient) -> None:
     assert "confluence_update_page" in msg.content
 
 
-async def test_async_without_async_client_runs_sync_in_a_thread(
-    client: ConfluenceClient,
-) -> None:
+async def test_toolkit_makes_its_own_async_client(client: ConfluenceClient) -> None:
     tools = _tools(client, spaces=["ENG"])
-    msg = await tools["confluence_get_page"].ainvoke(
+    get_page = tools["confluence_get_page"]
+    assert isinstance(get_page, _ConfluenceTool) and get_page.async_client is not None
+    assert get_page.async_client.config == client.config
+    msg = await get_page.ainvoke(
         {"name": "confluence_get_page", "args": {"page_id": PRD_PAGE_ID}, "id": "c",
          "type": "tool_call"})
     assert msg.status == "error" and "not found" in msg.content
     found = await tools["confluence_search"].ainvoke({"cql": 'text ~ "Datadog"'})
     assert "Datadog logging guidelines" in found
+    # Native async: the sync client sent nothing.
+    assert client.stats.requests == 0
+    assert get_page.async_client.stats.requests > 0
+
+
+def test_toolkit_async_client_survives_separate_event_loops(client: ConfluenceClient) -> None:
+    # Scripts often call asyncio.run() more than once with the same toolkit.
+    tool = _tools(client)["confluence_get_page"]
+    for _ in range(2):
+        text = asyncio.run(tool.ainvoke({"page_id": DATADOG_PAGE_ID}))
+        assert "Datadog logging guidelines" in text
+
+
+async def test_tool_without_async_client_runs_sync_in_a_thread(
+    client: ConfluenceClient,
+) -> None:
+    tool = ConfluenceGetPage(client=client, spaces=["ENG"])
+    msg = await tool.ainvoke(
+        {"name": "confluence_get_page", "args": {"page_id": PRD_PAGE_ID}, "id": "c",
+         "type": "tool_call"})
+    assert msg.status == "error" and "not found" in msg.content
+    assert client.stats.requests > 0
+
+
+async def test_from_config_owns_and_closes_both_clients(confluence_sandbox: Any) -> None:
+    config = ConfluenceClient(**confluence_sandbox.client_kwargs()).config
+    async with ConfluenceToolkit.from_config(config, methods={"read"}) as kit:
+        assert kit.client.config == config and kit.async_client is not None
+        tool = {t.name: t for t in kit.get_tools()}["confluence_get_page"]
+        assert "Datadog" in tool.invoke({"page_id": DATADOG_PAGE_ID})
+        assert "Datadog" in await tool.ainvoke({"page_id": DATADOG_PAGE_ID})
+    with pytest.raises(RuntimeError, match="closed"):
+        kit.client.get_page(DATADOG_PAGE_ID)
+    with pytest.raises(RuntimeError, match="closed"):
+        await kit.async_client.get_page(DATADOG_PAGE_ID)
+
+
+def test_toolkit_never_closes_the_callers_client(client: ConfluenceClient) -> None:
+    with ConfluenceToolkit(client=client) as kit:
+        kit.get_tools()
+    assert client.get_page(DATADOG_PAGE_ID).id == DATADOG_PAGE_ID

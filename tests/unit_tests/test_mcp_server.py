@@ -63,6 +63,17 @@ class FakeClient:
         self.rate_limit = state
 
 
+class FakeToolkit:
+    """Like ConfluenceToolkit: a sync and an async client, each with its own reading."""
+
+    def __init__(self, sync_state: RateLimitState, async_state: RateLimitState) -> None:
+        self.client = FakeClient(sync_state)
+        self.async_client = FakeClient(async_state)
+
+    def get_tools(self) -> list[BaseTool]:
+        return _tools()
+
+
 def _tools() -> list[BaseTool]:
     return [Echo(), Write(), Unlabelled()]
 
@@ -139,6 +150,16 @@ async def test_rate_limit_fields_in_meta_and_near_limit_note() -> None:
     assert result.meta["ratelimit"].startswith('"confluence";r=5;t=')
     assert result.meta["confluence-agent/ratelimit"]["near_limit"] is True
     assert "rate limit nearly exhausted" in result.content[-1].text  # type: ignore[union-attr]
+
+
+async def test_meta_reports_the_newest_reading_of_the_toolkits_clients() -> None:
+    older = RateLimitState(limit=100, remaining=90, observed_at=NOW)
+    newer = RateLimitState(limit=100, remaining=7, observed_at=NOW + timedelta(seconds=5))
+    for sync_state, async_state in ((older, newer), (newer, older)):
+        async with Client(build_mcp_server(FakeToolkit(sync_state, async_state))) as client:
+            result = await client.call_tool("confluence_echo", {"text": "x"})
+        assert result.meta is not None
+        assert result.meta["ratelimit-remaining"] == 7
 
 
 def test_rate_limit_meta_uses_confluence_policies() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from confluence_agent.client import ConfluenceClient
+import pytest
+
+from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
 from confluence_agent.toolkit import ConfluenceToolkit
 from confluence_agent.tools import _ConfluenceTool
 
@@ -55,3 +57,35 @@ def test_spaces_are_passed_to_every_tool_and_described() -> None:
         assert tool.client is CLIENT
         assert tool.handle_tool_error is True
         assert tool.response_format == "content_and_artifact"
+
+
+def test_async_client_is_made_from_the_sync_clients_config() -> None:
+    kit = ConfluenceToolkit(client=CLIENT, methods={"read", "write"})
+    assert kit.async_client is not None
+    assert kit.async_client.config == CLIENT.config
+    for tool in kit.get_tools():
+        assert isinstance(tool, _ConfluenceTool)
+        assert tool.async_client is kit.async_client
+
+
+def test_a_given_async_client_is_used_as_is() -> None:
+    aclient = AsyncConfluenceClient("http://127.0.0.1:9", email="a@example.com", api_token="t")
+    kit = ConfluenceToolkit(client=CLIENT, async_client=aclient)
+    assert kit.async_client is aclient
+    assert all(getattr(t, "async_client", None) is aclient for t in kit.get_tools())
+
+
+def test_from_env_builds_both_clients_from_one_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONFLUENCE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CONFLUENCE_EMAIL", "bot@example.com")
+    monkeypatch.setenv("CONFLUENCE_API_TOKEN", "env-token")
+    monkeypatch.delenv("CONFLUENCE_BEARER_TOKEN", raising=False)
+    with ConfluenceToolkit.from_env(methods={"read", "write"}, spaces=["eng"]) as kit:
+        assert kit.client.config.email == "bot@example.com"
+        assert kit.async_client is not None and kit.async_client.config == kit.client.config
+        tools = kit.get_tools()
+        assert len(tools) == len(ALL)
+        for tool in tools:
+            assert isinstance(tool, _ConfluenceTool)
+            assert tool.client is kit.client and tool.async_client is kit.async_client
+            assert tool.spaces == ("ENG",)
