@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -18,7 +19,9 @@ from typing import Any, Literal, Protocol, TypeVar, cast
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.typing import StateT
 from pydantic import BaseModel
 
 from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
@@ -40,6 +43,7 @@ __all__ = [
     "env_client",
     "instrument",
     "is_transient",
+    "linear_graph",
     "resolve_context",
     "run_coroutine",
     "strip_fences",
@@ -151,9 +155,7 @@ NodeFn = Callable[[S, WorkflowContext], dict[str, Any]]
 class RuntimeNode(Protocol[S_contra]):
     """The LangGraph node :func:`instrument` returns (runtime injected by keyword)."""
 
-    def __call__(
-        self, state: S_contra, *, runtime: Runtime[WorkflowContext]
-    ) -> dict[str, Any]:
+    def __call__(self, state: S_contra, *, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
         """Run the node."""
 
 
@@ -258,6 +260,50 @@ def instrument(
 
 
 # ------------------------------------------------------------------------- LLM helpers
+
+
+class _HasStatus(Protocol):
+    def get(self, key: str, /) -> Any: ...
+
+
+def linear_graph(
+    state_schema: type[StateT],
+    workflow: str,
+    nodes: Sequence[tuple[str, NodeFn[StateT]]],
+    defaults: WorkflowContext,
+) -> StateGraph[StateT, WorkflowContext, StateT, StateT]:
+    """Build a pipeline of instrumented nodes that ends as soon as one sets ``status``.
+
+    Both workflows are linear: a node that sets ``status`` has produced the final
+    answer (not found, ambiguous, covered, error…), so the run stops there.
+
+    Args:
+        state_schema: The graph's state ``TypedDict``.
+        workflow: Workflow name used in progress events.
+        nodes: ``(name, body)`` pairs in execution order.
+        defaults: Builder-level defaults merged into the runtime context.
+
+    Returns:
+        The uncompiled ``StateGraph``.
+    """
+    builder: StateGraph[StateT, WorkflowContext, StateT, StateT] = StateGraph(
+        state_schema, context_schema=WorkflowContext
+    )
+    for i, (name, fn) in enumerate(nodes):
+        builder.add_node(name, instrument(workflow, name, fn, defaults, first=i == 0))
+    builder.add_edge(START, nodes[0][0])
+    for (name, _), (nxt, _) in itertools.pairwise(nodes):
+        builder.add_conditional_edges(name, _stop_or(nxt), [nxt, END])
+    builder.add_edge(nodes[-1][0], END)
+    return builder
+
+
+def _stop_or(nxt: str) -> Callable[[_HasStatus], str]:
+    def route(state: _HasStatus) -> str:
+        return END if state.get("status") else nxt
+
+    return route
+
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -22,7 +22,6 @@ The result is a typed :class:`Briefing` (Markdown plus structured fields).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,9 +29,10 @@ from typing import Any, TypedDict
 
 from confluence_agent.workflows.common import (
     EventCallback,
+    NodeFn,
     WorkflowContext,
     content_text,
-    instrument,
+    linear_graph,
     run_coroutine,
     strip_fences,
     strip_highlight,
@@ -44,7 +44,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from pydantic import BaseModel, Field
 
 from confluence_agent import storage
@@ -276,8 +276,7 @@ def _search(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
                     {
                         "id": rid,
                         "title": strip_highlight(
-                            (r.content.title if r.content and r.content.title else None)
-                            or r.title
+                            (r.content.title if r.content and r.content.title else None) or r.title
                         ),
                         "excerpt": strip_highlight(r.excerpt or ""),
                         "url": r.url or r.webui_url,
@@ -538,13 +537,6 @@ def _authors(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- graph
 
 
-def _route(nxt: str) -> Any:
-    def route(state: DocsDiscoveryState) -> str:
-        return END if state.get("status") else nxt
-
-    return route
-
-
 def build_docs_discovery_graph(
     *, client: ConfluenceClient | None = None, model: BaseChatModel | None = None
 ) -> StateGraph[DocsDiscoveryState, WorkflowContext, DocsDiscoveryState, DocsDiscoveryState]:
@@ -557,11 +549,7 @@ def build_docs_discovery_graph(
     Returns:
         The ``StateGraph``; compile it with or without a checkpointer.
     """
-    defaults = WorkflowContext(client=client, model=model)
-    builder: StateGraph[
-        DocsDiscoveryState, WorkflowContext, DocsDiscoveryState, DocsDiscoveryState
-    ] = StateGraph(DocsDiscoveryState, context_schema=WorkflowContext)
-    nodes = [
+    nodes: list[tuple[str, NodeFn[DocsDiscoveryState]]] = [
         ("build_query", _build_query),
         ("search", _search),
         ("rank", _rank),
@@ -569,13 +557,9 @@ def build_docs_discovery_graph(
         ("summarise", _summarise),
         ("authors", _authors),
     ]
-    for i, (name, fn) in enumerate(nodes):
-        builder.add_node(name, instrument(WORKFLOW, name, fn, defaults, first=i == 0))
-    builder.add_edge(START, "build_query")
-    for (name, _), (nxt, _) in itertools.pairwise(nodes):
-        builder.add_conditional_edges(name, _route(nxt), [nxt, END])
-    builder.add_edge("authors", END)
-    return builder
+    return linear_graph(
+        DocsDiscoveryState, WORKFLOW, nodes, WorkflowContext(client=client, model=model)
+    )
 
 
 # ---------------------------------------------------------------------------- running

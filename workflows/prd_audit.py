@@ -29,17 +29,17 @@ checkpointer and builds its client from the environment on first use.
 
 from __future__ import annotations
 
-import itertools
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
 from confluence_agent.workflows.common import (
     EventCallback,
+    NodeFn,
     WorkflowContext,
     content_text,
-    instrument,
+    linear_graph,
     strip_fences,
     strip_highlight,
     structured_call,
@@ -50,7 +50,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot, interrupt
 from pydantic import BaseModel, Field, model_validator
@@ -288,8 +288,7 @@ def _locate(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
                 title=title,
                 space_key=hit.space_key or (hit.content.space_key if hit.content else None),
                 url=hit.url or hit.webui_url,
-                exact_title=bool(req.title)
-                and _norm_title(title) == _norm_title(req.title or ""),
+                exact_title=bool(req.title) and _norm_title(title) == _norm_title(req.title or ""),
             )
         )
     # Exact title first, then the server's relevance order (stable sort).
@@ -583,14 +582,6 @@ def _verify(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- graph
 
 
-def _route(nxt: str) -> Callable[[PrdAuditState], str]:
-    def route(state: PrdAuditState) -> str:
-        # Any node that set a status has produced the final answer.
-        return END if state.get("status") else nxt
-
-    return route
-
-
 def build_prd_audit_graph(
     *, client: ConfluenceClient | None = None, model: BaseChatModel | None = None
 ) -> StateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState]:
@@ -603,11 +594,7 @@ def build_prd_audit_graph(
     Returns:
         The ``StateGraph``; compile it with or without a checkpointer.
     """
-    defaults = WorkflowContext(client=client, model=model)
-    builder: StateGraph[PrdAuditState, WorkflowContext, PrdAuditState, PrdAuditState] = (
-        StateGraph(PrdAuditState, context_schema=WorkflowContext)
-    )
-    nodes = [
+    nodes: list[tuple[str, NodeFn[PrdAuditState]]] = [
         ("locate", _locate),
         ("read", _read),
         ("assess", _assess),
@@ -616,13 +603,7 @@ def build_prd_audit_graph(
         ("write", _write),
         ("verify", _verify),
     ]
-    for i, (name, fn) in enumerate(nodes):
-        builder.add_node(name, instrument(WORKFLOW, name, fn, defaults, first=i == 0))
-    builder.add_edge(START, "locate")
-    for (name, _), (nxt, _) in itertools.pairwise(nodes):
-        builder.add_conditional_edges(name, _route(nxt), [nxt, END])
-    builder.add_edge("verify", END)
-    return builder
+    return linear_graph(PrdAuditState, WORKFLOW, nodes, WorkflowContext(client=client, model=model))
 
 
 # ---------------------------------------------------------------------------- running
