@@ -113,7 +113,7 @@ class RequestSpec:
     params: tuple[tuple[str, str], ...] = ()
     json: Any = None
     idempotent: bool = True
-    purpose: Literal["default", "search", "create"] = "default"
+    purpose: Literal["default", "search"] = "default"
     attempted_version: int | None = None
 
     def describe(self) -> str:
@@ -730,7 +730,6 @@ class Core:
             params=_params(body_format="storage"),
             json=payload,
             idempotent=False,
-            purpose="create",
         )
         try:
             response = yield spec

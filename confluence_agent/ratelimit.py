@@ -12,6 +12,8 @@ Header families understood (confluence-api.md §8):
   ``X-RateLimit-Interval-Seconds``.
 * IETF structured fields ``RateLimit-Policy`` / ``RateLimit`` and Atlassian's
   ``Beta-RateLimit-Policy`` / ``Beta-RateLimit`` / ``Beta-Retry-After``.
+* Atlassian's ``X-Beta-RateLimit-Limit/Remaining/Reset/NearLimit/Reason`` (what
+  would be throttled once a limit is enforced), kept apart in ``RateLimitState.beta``.
 * Older IETF drafts ``RateLimit-Limit/Remaining/Reset`` (reset = delta seconds).
 
 Malformed values are ignored field by field: a bad header never fails a request.
@@ -93,6 +95,8 @@ class RateLimitState:
         quotas: Parsed ``RateLimit`` and ``Beta-RateLimit`` members.
         fill_rate: Data Center token-bucket refill per interval.
         interval_seconds: Data Center refill interval.
+        beta: The ``X-Beta-RateLimit-*`` signals, when sent. Like the other ``Beta-``
+            headers they are advisory (not enforced), so they never pace the client.
         observed_at: When the headers were read.
     """
 
@@ -107,6 +111,7 @@ class RateLimitState:
     quotas: tuple[RateLimitQuota, ...] = ()
     fill_rate: int | None = None
     interval_seconds: float | None = None
+    beta: RateLimitState | None = None
     observed_at: datetime | None = None
 
     @property
@@ -267,16 +272,39 @@ def parse_rate_limit_headers(
         limit=limit,
         remaining=remaining,
         reset_at=reset_at,
-        near_limit=(h.get("x-ratelimit-nearlimit") or "").strip().lower() == "true",
-        reason=(h.get("ratelimit-reason") or "").strip() or None,
+        near_limit=_parse_flag(h.get("x-ratelimit-nearlimit")),
+        reason=_parse_text(h.get("ratelimit-reason")),
         retry_after=parse_retry_after(h.get("retry-after"), now=now),
         beta_retry_after=parse_retry_after(h.get("beta-retry-after"), now=now),
         policies=policies,
         quotas=quotas,
         fill_rate=_parse_int(h.get("x-ratelimit-fillrate")),
         interval_seconds=_parse_float(h.get("x-ratelimit-interval-seconds")),
+        beta=_parse_x_beta(h, now),
         observed_at=now,
     )
+
+
+def _parse_x_beta(h: Mapping[str, str], now: datetime) -> RateLimitState | None:
+    """The ``X-Beta-RateLimit-*`` family (lower-cased ``h``), or ``None`` when absent."""
+    if not any(name.startswith("x-beta-ratelimit-") for name in h):
+        return None
+    return RateLimitState(
+        limit=_parse_int(h.get("x-beta-ratelimit-limit")),
+        remaining=_parse_int(h.get("x-beta-ratelimit-remaining")),
+        reset_at=_parse_reset(h.get("x-beta-ratelimit-reset"), now),
+        near_limit=_parse_flag(h.get("x-beta-ratelimit-nearlimit")),
+        reason=_parse_text(h.get("x-beta-ratelimit-reason")),
+        observed_at=now,
+    )
+
+
+def _parse_flag(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _parse_text(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
 def _clamp(seconds: float) -> float:

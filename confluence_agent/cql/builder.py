@@ -34,7 +34,7 @@ from confluence_agent.cql.ast import (
     Value,
     ValueList,
 )
-from confluence_agent.cql.fields import lookup_field, suggest_field
+from confluence_agent.cql.fields import lookup_field, sort_fields_text, suggest_field
 from confluence_agent.cql.parser import normalise_field
 from confluence_agent.cql.problems import CQLProblem
 
@@ -232,8 +232,7 @@ class CQL:
             raise ValueError(_unknown(field))
         if spec.multi_valued:
             raise ValueError(
-                f"cannot ORDER BY {field}: it is multi-valued; use created, "
-                "lastmodified, title or space"
+                f"cannot ORDER BY {field}: it is multi-valued; use {sort_fields_text()}"
             )
         key = OrderBy(normalise_field(field), "DESC" if desc else "ASC")
         return CQL(self.where, (*self.order, key))

@@ -28,6 +28,7 @@ __all__ = [
     "RANGE",
     "RESERVED_CHARACTERS",
     "RESERVED_WORDS",
+    "SORT_FIELDS",
     "TEXT_OPS",
     "Endpoint",
     "FieldSpec",
@@ -39,6 +40,7 @@ __all__ = [
     "lookup_field",
     "lookup_function",
     "normalise_endpoint",
+    "sort_fields_text",
     "suggest_field",
 ]
 
@@ -217,10 +219,6 @@ class FieldSpec:
     hint: str = ""
     summary: str = ""
     in_guidance: bool = True
-
-    @property
-    def allowed_functions(self) -> frozenset[str]:
-        return self.functions
 
     def allows(self, op: str) -> bool:
         return op in self.operators
@@ -523,6 +521,16 @@ for _s in _FIELD_LIST:
         _FIELD_INDEX[_n.lower()] = _s
 
 PROPERTY_PREFIX = "content.property["
+
+#: §6.5 — the sort fields suggested in hints and guidance (the commonly used ones; every
+#: one is single-valued and ``sortable`` in the table above).
+SORT_FIELDS: tuple[str, ...] = ("created", "lastmodified", "title", "space")
+
+
+def sort_fields_text() -> str:
+    """``"created, lastmodified, title or space"``, from :data:`SORT_FIELDS`."""
+    names = [FIELDS[name].display for name in SORT_FIELDS]
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def canonical_field_name(name: str) -> str:

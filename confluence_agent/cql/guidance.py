@@ -12,6 +12,7 @@ from confluence_agent.cql.fields import (
     RESERVED_CHARACTERS,
     FieldSpec,
     FieldType,
+    sort_fields_text,
 )
 
 __all__ = ["GUIDANCE_EXAMPLES", "guidance_text"]
@@ -57,6 +58,7 @@ def guidance_text() -> str:
         for n in ("now", *(f"{p}Of{u}" for p in ("start", "end") for u in starts.split("/")))
     )
     reserved = " ".join(sorted(RESERVED_CHARACTERS - {" "}))
+    multi_valued = ", ".join(s.display for s in FIELDS.values() if s.multi_valued and s.in_guidance)
     lines = [
         "CQL: clause = field operator value; join with AND / OR / NOT and parentheses; "
         "optional `ORDER BY field [ASC|DESC], ...` at the end. Keywords are case-insensitive.",
@@ -73,7 +75,7 @@ def guidance_text() -> str:
         'character; exact phrase: text ~ "\\"two words\\"".',
         "- Mixed AND/OR is evaluated left to right: always add parentheses.",
         "- The first clause must be positive (not NOT, !=, !~, NOT IN).",
-        "- ORDER BY created, lastmodified, title or space (never label).",
+        f"- ORDER BY {sort_fields_text()}; never a multi-valued field ({multi_valued}).",
         "- Ancestor/id/parent take numeric content ids; space takes a space KEY.",
         "Examples:",
         *(f"{q}  -- {why}" for q, why in GUIDANCE_EXAMPLES),

@@ -326,6 +326,10 @@ _TOKEN_RE = re.compile(
     re.S,
 )
 _KEYWORDS = {"and", "or", "not", "in", "order", "by", "asc", "desc"}
+# URL parameters glued onto the query: ``...&limit=10``, or ``+and+expand=...`` where a
+# URL-encoded space made ``and`` look like part of the query.
+_URL_JOIN = re.compile(r"&|\+and\+", re.I)
+_URL_PARAM = re.compile(r"(?:&|\+and\+)[A-Za-z_]+=", re.I)
 _OPS_TEXT = "=, !=, ~, !~, >, >=, <, <=, IN, NOT IN"
 
 
@@ -638,9 +642,10 @@ def _syntax_problem(text: str, exc: UnexpectedInput) -> CQLProblem:
             f"Use the keyword `{kw}`.",
         )
     amp = -1
-    if found in ("=", "!=") and prev and "&" in prev_tok and prev_tok[:1] not in "\"'":
-        amp = prev[-1][0] + prev_tok.index("&")
-    elif re.match(r"&[A-Za-z_]+=", text[pos:]):
+    joined = _URL_JOIN.search(prev_tok) if prev_tok[:1] not in "\"'" else None
+    if found in ("=", "!=") and joined is not None:
+        amp = prev[-1][0] + joined.start()
+    elif _URL_PARAM.match(text, pos):
         amp = pos
     if amp >= 0:
         return _problem(

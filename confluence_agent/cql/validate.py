@@ -42,6 +42,7 @@ from confluence_agent.cql.fields import (
     lookup_field,
     lookup_function,
     normalise_endpoint,
+    sort_fields_text,
     suggest_field,
 )
 from confluence_agent.cql.parser import MixedGroup, parse_with_notes
@@ -117,19 +118,8 @@ class _Validator:
         self.endpoint = endpoint
         self.cloud = cloud
         self.problems: list[CQLProblem] = []
-        self._line_starts: list[int] | None = None
 
     # ------------------------------------------------------------------ helpers
-    def _pos(self, offset: int) -> tuple[int, int]:
-        if "\n" not in self.src:
-            return 1, offset + 1
-        if self._line_starts is None:
-            self._line_starts = [0] + [i + 1 for i, ch in enumerate(self.src) if ch == "\n"]
-        import bisect
-
-        idx = bisect.bisect_right(self._line_starts, offset) - 1
-        return idx + 1, offset - self._line_starts[idx] + 1
-
     def add(
         self,
         severity: Severity,
@@ -738,9 +728,7 @@ class _Validator:
             self.error(
                 "unknown-field",
                 f"No field exists with the name '{src}' (in ORDER BY).",
-                f"Did you mean `ORDER BY {best}`?"
-                if best
-                else "Sort by created, lastmodified, title or space.",
+                f"Did you mean `ORDER BY {best}`?" if best else f"Sort by {sort_fields_text()}.",
                 fspan,
             )
             return
@@ -751,14 +739,14 @@ class _Validator:
             self.error(
                 "order-by-multi-valued",
                 f"Cannot ORDER BY `{src}`: it is multi-valued (a page can have many).",
-                "Sort by a single-valued field: created, lastmodified, title or space.",
+                f"Sort by a single-valued field: {sort_fields_text()}.",
                 fspan,
             )
         elif not spec.sortable:
             self.warn(
                 "order-by-unsupported",
                 f"`{src}` is probably not sortable.",
-                "Sort by created, lastmodified, title or space.",
+                f"Sort by {sort_fields_text()}.",
                 fspan,
             )
 

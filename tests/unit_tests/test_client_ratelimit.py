@@ -245,3 +245,31 @@ def test_throttle_spaces_starts_from_the_previous_request() -> None:
     assert throttle.reserve(0.0, now=100.0) == 0.0  # limit recovered: no queue
     assert throttle.reserve(0.5, now=200.0) == 0.0  # long after the last start
     assert throttle.reserve(0.5, now=200.2) == pytest.approx(0.3)
+
+
+def test_x_beta_family_is_kept_apart_and_never_paces() -> None:
+    state = parse(
+        X_Beta_RateLimit_Limit="100",
+        X_Beta_RateLimit_Remaining="3",
+        X_Beta_RateLimit_Reset="2025-10-08T15:00:00Z",
+        X_Beta_RateLimit_NearLimit="true",
+        X_Beta_RateLimit_Reason="confluence-quota-tenant-based",
+    )
+    assert state.beta == RateLimitState(
+        limit=100,
+        remaining=3,
+        reset_at=datetime(2025, 10, 8, 15, 0, tzinfo=UTC),
+        near_limit=True,
+        reason="confluence-quota-tenant-based",
+        observed_at=NOW,
+    )
+    # Would-be-throttled signals only: the enforced budget is untouched, nothing slows down.
+    assert (state.limit, state.remaining, state.near_limit, state.reason) == (
+        None,
+        None,
+        False,
+        None,
+    )
+    assert not state.is_empty and not state.is_running_low()
+    assert RetryPolicy().pacing_interval(state, NOW) == 0
+    assert parse(X_RateLimit_Limit="5").beta is None

@@ -15,8 +15,13 @@ import pytest
 
 from confluence_agent import (
     AsyncConfluenceClient,
+    AuthenticationFailed,
     ConfluenceClient,
     ConnectionFailed,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
     RateLimited,
     RetryPolicy,
     ServerError,
@@ -173,10 +178,22 @@ def test_503_retry_after_is_honoured() -> None:
     assert sleeps == [3.0]
 
 
-def test_500_and_4xx_are_not_retried() -> None:
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, ServerError),
+        (400, InvalidRequest),
+        (401, AuthenticationFailed),
+        (403, PermissionDenied),
+        (404, NotFound),
+        (413, PayloadTooLarge),
+    ],
+)
+def test_500_and_4xx_are_not_retried(status: int, error: type[Exception]) -> None:
+    # Resending cannot change the answer: the caller gets the error after one request.
     sleeps: list[float] = []
-    script = Script(httpx.Response(500))
-    with pytest.raises(ServerError):
+    script = Script(httpx.Response(status), httpx.Response(200, json=page()))
+    with pytest.raises(error):
         make(script, sleeps).get_page(777)
     assert len(script.requests) == 1 and sleeps == []
 

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from confluence_agent.cql import FIELDS, guidance_text, parse, validate
+import dataclasses
+from types import MappingProxyType
+
+import pytest
+
+import confluence_agent.cql.guidance as guidance
+from confluence_agent.cql import (
+    FIELDS,
+    FieldSpec,
+    FieldType,
+    ValueKind,
+    guidance_text,
+    parse,
+    validate,
+)
+from confluence_agent.cql.fields import SORT_FIELDS, sort_fields_text
 from confluence_agent.cql.guidance import GUIDANCE_EXAMPLES
 
 
@@ -39,3 +54,34 @@ def test_generated_from_field_table() -> None:
         if spec.in_guidance:
             assert spec.display in text, spec.name
     assert "user.fullname" not in text  # only valid on /search/user
+
+
+def test_a_field_added_to_the_table_appears_in_the_guidance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Generated, not hand-written: a new field shows up with its operators and summary,
+    # and a field taken out of the guidance disappears.
+    fake = FieldSpec(
+        "wibble",
+        "wibble",
+        FieldType.STRING,
+        frozenset({"=", "IN"}),
+        ValueKind.STRING,
+        summary="made-up field",
+    )
+    table = {**FIELDS, "wibble": fake}
+    table["label"] = dataclasses.replace(FIELDS["label"], in_guidance=False)
+    monkeypatch.setattr(guidance, "FIELDS", MappingProxyType(table))
+    guidance.guidance_text.cache_clear()
+    try:
+        text = guidance.guidance_text()
+    finally:
+        guidance.guidance_text.cache_clear()
+    assert "- wibble: = IN (made-up field)" in text
+    assert "- label:" not in text
+
+
+def test_suggested_sort_fields_are_sortable_single_valued_fields() -> None:
+    for name in SORT_FIELDS:
+        assert FIELDS[name].sortable and not FIELDS[name].multi_valued, name
+    assert f"ORDER BY {sort_fields_text()};" in guidance_text()
