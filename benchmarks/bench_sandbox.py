@@ -1,4 +1,9 @@
-"""Sandbox figures: start-up time with ``synthetic:10000`` and CQL search latency over it.
+"""Sandbox figures: start-up time of ``confluence-agent sandbox serve --seed synthetic:N``
+and CQL search latency over it.
+
+The command runs as users run it (a separate process, imports included); start-up is the
+time from launching it to its "Press Ctrl+C" line, which it prints once it accepts
+connections. Searches then go through HTTP to that process.
 
 Run: ``.venv/bin/python benchmarks/bench_sandbox.py``. Prints figures; asserts nothing.
 """
@@ -6,12 +11,13 @@ Run: ``.venv/bin/python benchmarks/bench_sandbox.py``. Prints figures; asserts n
 from __future__ import annotations
 
 import json
+import signal
 import statistics
+import subprocess
+import sys
 import time
 
 import httpx
-
-from confluence_agent.sandbox import SandboxServer
 
 # (label, CQL, extra query parameters); every search asks for 25 results.
 QUERIES: tuple[tuple[str, str, dict[str, object]], ...] = (
@@ -36,22 +42,40 @@ QUERIES: tuple[tuple[str, str, dict[str, object]], ...] = (
 )
 
 
+def _serve(pages: int) -> tuple[subprocess.Popen[str], dict[str, str], float]:
+    """Launch the CLI; returns the process, its printed settings and the start-up seconds."""
+    started = time.perf_counter()
+    command = ("sandbox", "serve", "--port", "0", "--seed", f"synthetic:{pages}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from confluence_agent.cli import main; main()", *command],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    printed: dict[str, str] = {}
+    for line in proc.stdout:
+        key, sep, value = line.strip().partition("=")
+        if sep and key.startswith("CONFLUENCE_"):
+            printed[key] = value
+        elif "pages:" in line:
+            printed["pages"] = line.split("pages:")[1].split()[0]
+        elif line.startswith("Press Ctrl+C"):
+            return proc, printed, time.perf_counter() - started
+    proc.wait()
+    raise RuntimeError(f"sandbox serve exited with status {proc.returncode} before it was ready")
+
+
 def run(pages: int = 10_000, repeats: int = 10) -> dict[str, object]:
-    """Start a ``synthetic:<pages>`` sandbox and time CQL searches through HTTP.
+    """Start ``sandbox serve --seed synthetic:<pages>`` and time CQL searches through HTTP.
 
     Returns:
         ``startup_s``, ``pages`` and per-query median/max milliseconds.
     """
-    started = time.perf_counter()
-    sandbox = SandboxServer(f"synthetic:{pages}")
-    sandbox.start()
-    startup = time.perf_counter() - started
-    figures: dict[str, object] = {
-        "pages": sandbox.store.counts()["pages"],
-        "startup_s": round(startup, 2),
-    }
+    proc, printed, startup = _serve(pages)
+    figures: dict[str, object] = {"pages": int(printed["pages"]), "startup_s": round(startup, 2)}
+    auth = (printed["CONFLUENCE_EMAIL"], printed["CONFLUENCE_API_TOKEN"])
     try:
-        with httpx.Client(base_url=sandbox.url, auth=(sandbox.email, sandbox.api_token)) as client:
+        with httpx.Client(base_url=printed["CONFLUENCE_URL"], auth=auth) as client:
             for label, cql, extra in QUERIES:
                 times, total = [], 0
                 params = {"cql": cql, "limit": 25, **extra}
@@ -67,7 +91,12 @@ def run(pages: int = 10_000, repeats: int = 10) -> dict[str, object]:
                     "total_size": total,
                 }
     finally:
-        sandbox.stop()
+        proc.send_signal(signal.SIGINT)  # the command's own clean shutdown path
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return figures
 
 

@@ -1,4 +1,8 @@
-"""``python -m confluence_agent.sandbox``: run the sandbox in the foreground."""
+"""``python -m confluence_agent.sandbox``: run the sandbox in the foreground.
+
+Takes the options of ``confluence-agent sandbox serve`` (same names, same fault
+syntax), for environments where only the module, not the console script, is on hand.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +23,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", default="demo", help='"demo", "synthetic:N" or "empty"')
     parser.add_argument("--rate-limit", type=float, default=None, help="requests/s per user")
     parser.add_argument("--burst", type=int, default=None, help="token bucket size")
-    parser.add_argument("--p429", type=float, default=0.0, help="probability of a spurious 429")
-    parser.add_argument("--p503", type=float, default=0.0, help="probability of a 503")
     parser.add_argument(
-        "--p503-after-write",
-        type=float,
-        default=0.0,
-        help="probability that a write is performed, then answered with a 503",
+        "--faults",
+        default=None,
+        help="fault injection, e.g. p429=0.1,p503=0.05,latency_ms=20,seed=1,p503_after_write=0.1",
     )
-    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to each request")
-    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
     args = parser.parse_args(argv)
-    faults = None
-    if args.p429 or args.p503 or args.latency_ms or args.p503_after_write:
-        faults = FaultConfig(
-            args.p429, args.p503, args.latency_ms, args.fault_seed, args.p503_after_write
-        )
+    try:
+        faults = FaultConfig.parse(args.faults) if args.faults else None
+    except ValueError as exc:
+        parser.error(f"--faults: {exc}")
     serve(args.port, args.db, args.seed, args.rate_limit, args.burst, faults)
 
 

@@ -26,45 +26,19 @@ from confluence_agent.cql.ast import (
     Value,
     ValueList,
 )
+from confluence_agent.cql.fields import FIELDS, Endpoint, FieldType
 from confluence_agent.sandbox.errors import ApiError, bad_request
 
-# Fields the sandbox evaluates, by canonical name.
-_CONTENT_FIELDS = {
-    "ancestor",
-    "content",
-    "id",
-    "parent",
-    "created",
-    "lastmodified",
-    "creator",
-    "contributor",
-    "mention",
-    "label",
-    "macro",
-    "space",
-    "space.key",
-    "space.title",
-    "space.type",
-    "title",
-    "text",
-    "type",
-}
-# Fields Confluence knows but the sandbox has no data for: they match nothing.
-_EMPTY_FIELDS = {
-    "watcher",
-    "favourite",
-    "favorite",
-    "container",
-    "pagestatus",
-    "space.category",
-    "creator.fullname",
-    "contributor.fullname",
-    "mention.fullname",
-    "sitesearch",
-}
+# Which fields exist, which operators each takes, which are sortable and which belong
+# to /search/user only all come from the one field table, ``confluence_agent.cql.FIELDS``;
+# this module only knows how to evaluate the fields the sandbox has data for (see
+# ``_Compiler._builders``/``_matchers``). Every other content field matches nothing.
+_CONTENT_ENDPOINTS = frozenset({Endpoint.SEARCH, Endpoint.CONTENT_SEARCH})
+_USER_SEARCH_ONLY = frozenset(
+    name for name, spec in FIELDS.items() if not spec.endpoints & _CONTENT_ENDPOINTS
+)
 # Macro names and mentions are indexed per page (``page_refs``), not searched in bodies.
 _REF_SQL = "p.id IN (SELECT page_id FROM page_refs WHERE kind = '{kind}' AND value = ?)"
-_USER_FIELDS = {"user", "user.fullname", "user.accountid", "user.userkey"}
 _NEGATED = {"!=": "=", "!~": "~", "NOT IN": "IN"}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -75,12 +49,13 @@ _DATE_FORMATS = (
     ("%Y/%m/%d", timedelta(days=1)),
     ("%Y-%m-%d", timedelta(days=1)),
 )
-_ORDER_COLUMNS = {
+# SQL column of every field FIELDS marks sortable (a test keeps the two in step).
+ORDER_COLUMNS = {
     "created": "p.created_at",
     "lastmodified": "p.modified_at",
+    "creator": "p.author_id",
     "title": "p.title COLLATE NOCASE",
     "id": "p.id",
-    "content": "p.id",
     "space": "s.key",
     "space.key": "s.key",
     "type": "p.type",
@@ -254,7 +229,6 @@ def _text(value: Value) -> str:
 class _Compiler:
     user_id: str
     now: datetime
-    endpoint: str
     params: list[object] = field(default_factory=list)
     rank: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
@@ -269,42 +243,46 @@ class _Compiler:
         return self.clause(node, negated)
 
     def clause(self, c: Clause, negated: bool) -> str:
-        name = c.canonical_field
-        if name in _USER_FIELDS:
+        spec = FIELDS.get(c.canonical_field)
+        if spec is None:
+            raise no_field(c.field)
+        if spec.name in _USER_SEARCH_ONLY:
             raise bad_request(
                 f"The field '{c.field}' is only supported by /wiki/rest/api/search/user"
             )
-        if name not in _CONTENT_FIELDS and name not in _EMPTY_FIELDS:
-            raise no_field(c.field)
+        if c.op not in spec.operators:
+            raise bad_request(f"The operator '{c.op}' is not supported by the '{c.field}' field")
+        if spec.type is FieldType.DATE:
+            return self.date(spec.name, c.op, c.value)
         op = _NEGATED.get(c.op, c.op)
         negative = op != c.op
-        values = list(c.value.items) if isinstance(c.value, ValueList) else [c.value]
-        if name in _EMPTY_FIELDS:
-            sql = "0"
-        elif name in ("created", "lastmodified"):
-            return self.date(name, c.op, c.value)
-        elif name in ("text", "title") and op == "~":
-            sql = self.text(name, values[0], remember=not (negative ^ negated))
+        if op == "~":
+            match = self._matchers().get(spec.name)
+            # Only positive text clauses rank results and highlight excerpts.
+            sql = match(c.value, not (negative ^ negated)) if match else "0"
         else:
-            if op not in ("=", "IN"):
-                raise bad_request(
-                    f"The operator '{c.op}' is not supported by the '{c.field}' field"
-                )
-            build = self._builders().get(name)
-            if build is None:  # ``text`` only takes ~ and !~
-                raise bad_request(
-                    f"The operator '{c.op}' is not supported by the '{c.field}' field"
-                )
-            sql = "(" + " OR ".join(build(v) for v in values) + ")" if values else "0"
+            values = list(c.value.items) if isinstance(c.value, ValueList) else [c.value]
+            build = self._builders().get(spec.name)
+            sql = "(" + " OR ".join(build(v) for v in values) + ")" if build and values else "0"
         return f"NOT {sql}" if negative else sql
 
+    def _matchers(self) -> dict[str, Callable[[Value, bool], str]]:
+        """Evaluators of ``field ~ value`` (text search), by canonical field name."""
+        return {
+            "text": lambda v, remember: self.text(None, v, remember=remember),
+            # The UI's relevance search: the same words over title, body and labels.
+            "sitesearch": lambda v, remember: self.text(None, v, remember=remember),
+            "title": lambda v, remember: self.text("title", v, remember=remember),
+            "space.title": lambda v, _: self.bind("s.name LIKE ?", f"%{_text(v)}%"),
+        }
+
     def _builders(self) -> dict[str, Callable[[Value], str]]:
+        """Evaluators of ``field = value`` (and ``IN``), by canonical field name."""
         return {
             "type": lambda v: self.bind("p.type = ?", _text(v).lower()),
             "space": self.space_key,
             "space.key": self.space_key,
             "space.type": lambda v: self.bind("s.type = ?", _text(v).lower()),
-            "space.title": lambda v: self.bind("s.name LIKE ?", f"%{_text(v)}%"),
             "title": lambda v: self.bind("p.title = ? COLLATE NOCASE", _text(v)),
             "id": self.content_id("p.id = ?"),
             "parent": self.content_id("p.parent_id = ?"),
@@ -354,8 +332,8 @@ class _Compiler:
             return self.user_id
         return _text(value)
 
-    def text(self, name: str, value: Value, *, remember: bool) -> str:
-        expr = fts_expression(_text(value), "title" if name == "title" else None)
+    def text(self, column: str | None, value: Value, *, remember: bool) -> str:
+        expr = fts_expression(_text(value), column)
         if expr is None:
             return "0"
         if remember:
@@ -382,30 +360,27 @@ class _Compiler:
         return self.bind(f"{column} {cmp} ?", bound)
 
 
-def compile_query(
-    query: Query, *, user_id: str, now: datetime | None = None, endpoint: str = "search"
-) -> CompiledQuery:
+def compile_query(query: Query, *, user_id: str, now: datetime | None = None) -> CompiledQuery:
     """Compile ``query`` for :meth:`Store.search`.
 
     Args:
         query: the parsed CQL.
         user_id: account id ``currentUser()`` stands for.
         now: the instant ``now()`` and friends refer to (default: the current UTC time).
-        endpoint: ``search`` or ``content/search`` (only affects messages).
 
     Raises:
         ApiError: 400 for unknown fields, user fields, unsupported operators or bad dates.
     """
-    compiler = _Compiler(user_id=user_id, now=now or datetime.now(UTC), endpoint=endpoint)
+    compiler = _Compiler(user_id=user_id, now=now or datetime.now(UTC))
     where = compiler.expr(query.where) if query.where is not None else "1 = 1"
     order_parts: list[str] = []
     for item in query.order_by:
-        column = _ORDER_COLUMNS.get(item.canonical_field)
-        if column is None:
-            if item.canonical_field in _CONTENT_FIELDS | _EMPTY_FIELDS:
-                raise bad_request(f"Cannot order by field '{item.field}'")
+        spec = FIELDS.get(item.canonical_field)
+        if spec is None:
             raise no_field(item.field)
-        order_parts.append(column + (" DESC" if item.descending else ""))
+        if not spec.sortable:
+            raise bad_request(f"Cannot order by field '{item.field}'")
+        order_parts.append(ORDER_COLUMNS[spec.name] + (" DESC" if item.descending else ""))
     rank_match = " OR ".join(f"({r})" for r in compiler.rank) if compiler.rank else None
     if not order_parts:
         order_parts = ["score"] if rank_match else []

@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS properties (
     key     TEXT NOT NULL,
     value   TEXT NOT NULL,
     version INTEGER NOT NULL DEFAULT 1,
+    -- NULL for seeded properties: they date from the page's last edit.
+    modified_at TEXT,
     UNIQUE (page_id, key)
 );
 

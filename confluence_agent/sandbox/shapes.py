@@ -615,7 +615,12 @@ def property_v1(prop: Property, links: Links) -> Json:
         "id": str(prop.id),
         "key": prop.key,
         "value": prop.value,
-        "version": {"when": "", "message": "", "number": prop.version, "minorEdit": False},
+        "version": {
+            "when": prop.modified_at,
+            "message": "",
+            "number": prop.version,
+            "minorEdit": False,
+        },
         "_links": {"self": f"{links.base}/rest/api/content/{prop.page_id}/property/{prop.key}"},
         "_expandable": {"content": f"/rest/api/content/{prop.page_id}"},
     }

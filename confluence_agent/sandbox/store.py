@@ -113,13 +113,14 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """A content property (JSON value)."""
+    """A content property (JSON value) and when it was last set."""
 
     id: int
     page_id: int
     key: str
     value: object
     version: int
+    modified_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ class Store:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         schema = resources.files("confluence_agent.sandbox").joinpath("schema.sql").read_text()
         self._conn.executescript(schema)
-        self._backfill_refs()
+        self._upgrade()
         # page id -> account id of the "human" whose edit lands before the next PUT.
         self._armed: dict[int, str] = {}
 
@@ -217,6 +218,13 @@ class Store:
     def is_empty(self) -> bool:
         """Whether no user exists yet (a fresh database)."""
         return self._one("SELECT 1 FROM users LIMIT 1") is None
+
+    def _upgrade(self) -> None:
+        """Bring a database file written by an earlier version up to the current schema."""
+        columns = {row[1] for row in self._all("PRAGMA table_info(properties)")}
+        if "modified_at" not in columns:
+            self._conn.execute("ALTER TABLE properties ADD COLUMN modified_at TEXT")
+        self._backfill_refs()
 
     def _backfill_refs(self) -> None:
         # A database file written before ``page_refs`` existed has pages but no refs.
@@ -916,20 +924,21 @@ class Store:
     def properties(self, page_id: int) -> list[Property]:
         """Content properties of a page, by key."""
         rows = self._all(
-            "SELECT id, page_id, key, value, version FROM properties WHERE page_id = ? "
-            "ORDER BY key",
+            "SELECT pr.id, pr.page_id, pr.key, pr.value, pr.version, "
+            "COALESCE(pr.modified_at, p.modified_at) FROM properties pr "
+            "JOIN pages p ON p.id = pr.page_id WHERE pr.page_id = ? ORDER BY pr.key",
             (page_id,),
         )
-        return [Property(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [Property(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     def set_property(self, page_id: int, key: str, value: object) -> Property:
         """Create or replace a content property (its version goes up by one)."""
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO properties (page_id, key, value) VALUES (?, ?, ?) "
+                "INSERT INTO properties (page_id, key, value, modified_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (page_id, key) DO UPDATE SET value = excluded.value, "
-                "version = version + 1",
-                (page_id, key, json.dumps(value)),
+                "version = version + 1, modified_at = excluded.modified_at",
+                (page_id, key, json.dumps(value), now_iso()),
             )
         return next(p for p in self.properties(page_id) if p.key == key)
 

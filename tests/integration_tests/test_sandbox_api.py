@@ -428,3 +428,55 @@ def test_stats_count_requests_per_route(confluence_sandbox: SandboxServer) -> No
     stats = confluence_sandbox.stats
     assert stats.requests == 3
     assert stats.by_route["GET /wiki/api/v2/pages/{id}"] == 2
+
+
+def test_secondary_routes_rename_ancestors_versions_labels_properties(
+    api: tuple[httpx.Client, Validate],
+) -> None:
+    client, ok = api
+    created = ok(
+        client.post(
+            "/wiki/api/v2/pages",
+            json={
+                "spaceId": ENG_SPACE,
+                "title": "Secondary routes",
+                "parentId": "665544",
+                "body": {"representation": "storage", "value": "<p>x</p>"},
+            },
+        )
+    )
+    page_id = created["id"]
+    renamed = ok(
+        client.put(
+            f"/wiki/api/v2/pages/{page_id}/title",
+            json={"status": "current", "title": "Secondary routes (renamed)"},
+        )
+    )
+    assert renamed["title"] == "Secondary routes (renamed)" and renamed["version"]["number"] == 2
+    ancestors = ok(client.get(f"/wiki/api/v2/pages/{page_id}/ancestors"))
+    assert ancestors["results"][-1]["id"] == "665544"
+    versions = ok(client.get(f"/wiki/rest/api/content/{page_id}/version"))
+    assert [v["number"] for v in versions["results"]] == [2, 1]
+
+    ok(client.post(f"/wiki/rest/api/content/{page_id}/label", json=[{"name": "a"}, {"name": "b"}]))
+    assert client.delete(f"/wiki/rest/api/content/{page_id}/label/a").status_code == 204
+    assert (
+        client.delete(f"/wiki/rest/api/content/{page_id}/label", params={"name": "b"}).status_code
+        == 204
+    )
+    assert ok(client.get(f"/wiki/rest/api/content/{page_id}/label"))["size"] == 0
+
+    prop = {"key": "audit", "value": {"state": "checked"}}
+    ok(client.post(f"/wiki/rest/api/content/{page_id}/property", json=prop))
+    assert ok(client.get(f"/wiki/rest/api/content/{page_id}/property/audit"))["value"] == {
+        "state": "checked"
+    }
+    replaced = ok(
+        client.put(
+            f"/wiki/rest/api/content/{page_id}/property/audit",
+            json={"key": "audit", "value": {"state": "stale"}, "version": {"number": 2}},
+        )
+    )
+    assert replaced["value"] == {"state": "stale"}
+    missing = client.get(f"/wiki/rest/api/content/{page_id}/property/nope")
+    assert missing.status_code == 404 and missing.json()["statusCode"] == 404

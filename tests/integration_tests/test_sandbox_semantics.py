@@ -206,7 +206,7 @@ def test_payload_over_5mb_is_413(confluence_sandbox: SandboxServer) -> None:
 def test_rate_limiter_answers_429_with_headers(
     confluence_sandbox_factory: Callable[..., SandboxServer],
 ) -> None:
-    sb = confluence_sandbox_factory(rate_limit=0.5, burst=3)
+    sb = confluence_sandbox_factory(rate_limit=0.01, burst=3)  # no refill during the test
     with _client(sb) as c:
         statuses = [c.get("/wiki/rest/api/space") for _ in range(4)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]
@@ -214,13 +214,32 @@ def test_rate_limiter_answers_429_with_headers(
     assert (
         first.headers["X-RateLimit-Limit"] == "3" and first.headers["X-RateLimit-Remaining"] == "2"
     )
-    assert first.headers["RateLimit-Policy"] == '"burst";q=3;w=6'
+    assert first.headers["RateLimit-Policy"] == '"burst";q=3;w=300'
     assert statuses[2].headers["X-RateLimit-NearLimit"] == "true"
     assert int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["RateLimit-Reason"] and limited.headers["X-RateLimit-Reset"].endswith(
         "Z"
     )
     assert sb.stats.rate_limited == 1
+
+
+def test_every_answer_to_a_known_user_carries_the_budget_headers(
+    confluence_sandbox_factory: Callable[..., SandboxServer],
+) -> None:
+    # A refill of one token per 100 s keeps the counts exact however slow the run is.
+    sb = confluence_sandbox_factory(rate_limit=0.01, burst=10)
+    with _client(sb) as c:
+        answers = [
+            c.get("/wiki/api/v2/pages/424242"),  # 404, v2
+            c.get("/wiki/rest/api/search", params={"cql": "title ~"}),  # 400, v1
+            _put_v2(c, PRD, 2),  # a GET (200), then a stale PUT (409)
+            c.post("/wiki/api/v2/pages", content=b"not json"),  # 400
+        ]
+    assert [r.status_code for r in answers] == [404, 400, 409, 400]
+    # Each request spent one token (the helper's GET too), whatever its outcome.
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["9", "8", "6", "5"]
+    assert all(r.headers["X-RateLimit-Limit"] == "10" and "RateLimit" in r.headers for r in answers)
+    assert all("Retry-After" not in r.headers for r in answers)
 
 
 def test_fault_injection_is_deterministic(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from confluence_agent.cql import parse
+from confluence_agent.cql import FIELDS, parse
+from confluence_agent.cql.fields import Endpoint, ValueKind
 from confluence_agent.sandbox.cql_eval import apply_increment, compile_query, fts_expression
 from confluence_agent.sandbox.errors import ApiError
 from confluence_agent.sandbox.seed import SeedData, SeedPage, SeedSpace, SeedUser, SeedVersion
@@ -123,6 +124,10 @@ def ids(store: Store, cql: str) -> list[int]:
         ("created > startOfYear() AND NOT space = OPS", {100, 101}),
         ("type = blogpost", set()),
         ("watcher = currentUser()", set()),
+        ('space.title ~ "operations"', {103}),  # the form the CQL validator's hints suggest
+        ('space.title !~ "engineering"', {103}),
+        ('siteSearch ~ "kubectl"', {102}),
+        ('pageStatus = "Rough draft"', set()),  # known to Confluence, no data here
     ],
 )
 def test_cql_fields(store: Store, cql: str, expected: set[int]) -> None:
@@ -144,12 +149,31 @@ def test_order_by_and_relevance(store: Store) -> None:
         ("text = datadog", "operator '='"),
         ('created > "last tuesday"', "Could not parse date"),
         ("ORDER BY label", "Cannot order by field"),
+        ("ORDER BY flavour", "No field exists with the name: 'flavour'"),
+        ('space.title = "Operations"', "operator '='"),
+        ("label > logging", "operator '>'"),
     ],
 )
 def test_rejected_queries(cql: str, message: str) -> None:
     with pytest.raises(ApiError) as info:
         compile_query(parse(cql), user_id="acc-alice", now=NOW)
     assert info.value.status == 400 and message in info.value.title
+
+
+def test_field_rules_come_from_the_cql_field_table(store: Store) -> None:
+    """Every content field of ``FIELDS`` is accepted with each of its operators, every
+    sortable one orders, and nothing outside the table is known to the sandbox."""
+    values = {ValueKind.CONTENT_ID: "101", ValueKind.DATE: '"2026-03-01"', ValueKind.TEXT: "guide"}
+    for name, spec in FIELDS.items():
+        if Endpoint.SEARCH not in spec.endpoints:
+            continue
+        value = values.get(spec.value_kind, "x")
+        for op in spec.operators:
+            operand = f"({value})" if op in ("IN", "NOT IN") else value
+            ids(store, f"{name} {op} {operand}")  # raises ApiError if refused
+        if spec.sortable:
+            assert len(ids(store, f"ORDER BY {name}")) == 4
+    assert ids(store, "ORDER BY creator DESC, id")[:3] == [100, 101, 102]
 
 
 def test_fts_expression_quotes_every_word() -> None:

@@ -151,6 +151,28 @@ def test_database_file_without_refs_is_backfilled(tmp_path: Path) -> None:
         reopened.close()
 
 
+def test_database_file_from_before_property_dates_is_upgraded(tmp_path: Path) -> None:
+    db = str(tmp_path / "sandbox.db")
+    first = Store(db)
+    first.load(_seed())
+    first.set_property(1001, "audit", {"state": "old"})
+    first.close()
+    # Simulate a file written before properties recorded when they were set.
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE properties DROP COLUMN modified_at")
+    conn.commit()
+    conn.close()
+    reopened = Store(db)
+    try:
+        (old,) = reopened.properties(1001)
+        page = reopened.get_page(1001)
+        assert page is not None and old.modified_at == page.modified_at  # dated by its page
+        new = reopened.set_property(1001, "audit", {"state": "new"})
+        assert new.version == 2 and new.modified_at > page.modified_at
+    finally:
+        reopened.close()
+
+
 @pytest.mark.parametrize(
     ("text", "terms", "expected"),
     [

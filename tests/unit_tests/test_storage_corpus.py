@@ -8,6 +8,7 @@ lossy edits (dropping a macro elsewhere, a Markdown round trip) are caught.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from confluence_agent.storage import (
     to_markdown,
 )
 from confluence_agent.storage.scan import ElementSpan, SpanTree, element_spans
-from confluence_agent.storage.sections import append_section
+from confluence_agent.storage.sections import append_section, list_layout_cells
 
 SAMPLES = Path("/work/shared/reference/samples/mcp-atlassian")
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "storage"
@@ -82,7 +83,7 @@ def test_block_scanner_agrees_with_full_tokenizer_and_lxml(name: str) -> None:
         assert body[block.start : block.end].startswith(f"<{block.tag}")
 
 
-@pytest.mark.parametrize("name", sorted(WITH_SECTIONS))
+@pytest.mark.parametrize("name", sorted(PAGES))
 def test_append_keeps_the_whole_original_as_prefix(name: str) -> None:
     body = PAGES[name]
     result = append_section(body, "Agent notes", NEW_CONTENT)
@@ -92,6 +93,23 @@ def test_append_keeps_the_whole_original_as_prefix(name: str) -> None:
     assert check_preserved(body, result.body, result.edited_sections) == []
     again = append_section(result.body, "agent  NOTES", NEW_CONTENT)
     assert not again.changed and again.body == result.body
+
+
+@pytest.mark.parametrize("name", sorted(WITH_SECTIONS))
+def test_append_under_each_section_and_cell_only_adds_at_its_end(name: str) -> None:
+    body = PAGES[name]
+    targets = [(s.title, s.end) for s in list_sections(body)]
+    targets += [(c.ref, c.inner_end) for c in list_layout_cells(body)]
+    for parent, at in targets:
+        result = append_section(body, "Agent notes", NEW_CONTENT, parent=parent)
+        if not result.changed:  # the page already has such a section there
+            continue
+        added = len(result.body) - len(body)
+        assert result.body[:at] == body[:at] and result.body[at + added :] == body[at:]
+        inserted = result.body[at : at + added]
+        assert re.fullmatch(r"<h([1-6])>Agent notes</h\1>" + re.escape(NEW_CONTENT), inserted)
+        assert check_preserved(body, result.body, result.edited_sections) == []
+        parse_storage(result.body)
 
 
 @pytest.mark.parametrize("name", sorted(WITH_SECTIONS))

@@ -96,3 +96,34 @@ def test_renaming_a_heading_outside_the_edit_is_caught() -> None:
     after = PRD.replace("<h2>Questions</h2>", "<h2>Open questions</h2>")
     violations = check_preserved(PRD, after, ("Goals",))
     assert any(v.element.kind == "h2" and v.element.name == "Questions" for v in violations)
+
+
+# Every element kind the guard must protect, each on a corpus page that has it.
+_KINDS = [
+    ("ac:structured-macro", "prd_billing_engine"),
+    ("ac:layout", "adr_0013_three_columns"),
+    ("ac:layout-section", "adr_0012_event_bus_layout"),
+    ("ac:link", "prd_billing_engine"),
+    ("ri:attachment", "architecture_overview"),
+    ("ri:page", "prd_billing_engine"),
+    ("ri:user", "prd_billing_engine"),
+    ("ac:image", "prd_billing_engine"),
+    ("ac:task-list", "prd_billing_engine"),
+    ("ac:emoticon", "meeting_notes"),
+    ("ac:adf-extension", "security_review_adf"),
+    ("ac:inline-comment-marker", "design_doc_comments"),
+    ("table", "service_inventory_500_rows"),
+]
+
+
+@pytest.mark.parametrize(("kind", "page"), _KINDS)
+def test_each_protected_kind_is_inventoried_and_its_loss_caught(kind: str, page: str) -> None:
+    body = (CORPUS / f"{page}.xml").read_text(encoding="utf-8")
+    assert kind in {e.kind for e in inventory(body)}
+    # Drop the last element of that kind (scanning by its own start/end tags).
+    start = body.rindex(f"<{kind} ") if f"<{kind} " in body else body.rindex(f"<{kind}>")
+    close = f"</{kind}>"
+    tag_end = body.index(">", start) + 1
+    end = tag_end if body[tag_end - 2] == "/" else body.index(close, start) + len(close)
+    lossy = body[:start] + body[end:]
+    assert any(v.element.kind == kind for v in check_preserved(body, lossy, ("no such section",)))
