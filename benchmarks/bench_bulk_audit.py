@@ -6,7 +6,8 @@ The sandbox serves ``synthetic:N`` pages and allows ``RATE`` requests per second
 1. ``check``: every synthetic page is read *with its body* in bulk (CQL search,
    50 bodies per request) and audited for a topic, staleness and an owner label.
 2. ``apply``: the same topic is required on one space's pages and the missing
-   section is written (one safe update per page: read + PUT).
+   section is written (one safe update per page: just the PUT, based on the body
+   read in bulk; a stale copy would cost a 409 and a re-read).
 
 Reported: wall time against the rate-limit bound ((requests − burst) ÷ rate), pages/s, 429s
 received, pages failed (must be 0), and that a second ``apply`` writes nothing.

@@ -8,6 +8,8 @@ exit status 2, never a traceback (set ``CONFLUENCE_AGENT_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +28,15 @@ from rich.table import Table
 from confluence_agent.config import ENV_URL
 from confluence_agent.errors import ConfluenceError
 
-__all__ = ["app", "main", "parse_faults"]
+__all__ = [
+    "CHECKPOINT_DB_ENV",
+    "app",
+    "default_checkpoint_db",
+    "demo_audit_request",
+    "main",
+    "parse_faults",
+    "workflow_thread_id",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +48,7 @@ _DEBUG_ENV = "CONFLUENCE_AGENT_DEBUG"
 # Values that must never be echoed, even inside an unexpected exception's text.
 _SECRET_ENVS = ("CONFLUENCE_API_TOKEN", "CONFLUENCE_BEARER_TOKEN", "CONFLUENCE_MCP_TOKEN")
 
+CHECKPOINT_DB_ENV = "CONFLUENCE_AGENT_CHECKPOINT_DB"
 DEMO_TITLE = "Q3 Billing Engine PRD"
 DEMO_TOPIC = "Stripe webhook integration"
 DEMO_QUESTION = "What are our Datadog logging rules?"
@@ -139,7 +150,7 @@ def _sandbox_client(sb: Any) -> Any:
 
 
 @contextmanager
-def _client_or_sandbox(use_sandbox: bool) -> Iterator[Any]:
+def _client_or_sandbox(use_sandbox: bool, say: Callable[[str], None] = err.print) -> Iterator[Any]:
     """A sync client for ``CONFLUENCE_*``, or for an embedded demo sandbox."""
     from confluence_agent.client import ConfluenceClient
     from confluence_agent.config import ConfluenceConfig
@@ -148,12 +159,60 @@ def _client_or_sandbox(use_sandbox: bool) -> Iterator[Any]:
         from confluence_agent.sandbox import SandboxServer
 
         with SandboxServer(seed="demo") as sb:
-            err.print(f"Embedded Confluence sandbox (demo data) at {sb.url}")
+            say(f"Embedded Confluence sandbox (demo data) listening on {sb.url}")
             with _sandbox_client(sb) as client:
                 yield client
         return
     with ConfluenceClient(config=ConfluenceConfig.from_env()) as client:
         yield client
+
+
+def default_checkpoint_db() -> Path:
+    """Where workflow runs keep their checkpoints unless told otherwise.
+
+    ``$CONFLUENCE_AGENT_CHECKPOINT_DB``, else ``$XDG_STATE_HOME`` (default
+    ``~/.local/state``) ``/confluence-agent/workflows.sqlite``.
+    """
+    explicit = os.environ.get(CHECKPOINT_DB_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state).expanduser() / "confluence-agent" / "workflows.sqlite"
+
+
+def workflow_thread_id(workflow: str, site: str, request: BaseModel) -> str:
+    """Checkpoint thread of a CLI workflow run: the same command on the same site.
+
+    Re-running a command that was killed therefore finds its unfinished thread
+    and resumes it (a PRD audit never repeats its write); a finished thread
+    simply starts a new run.
+    """
+    canonical = json.dumps(
+        {"site": site.rstrip("/"), "request": request.model_dump(mode="json")}, sort_keys=True
+    )
+    return f"{workflow}-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
+
+
+@contextmanager
+def _checkpointer(path: Path | None) -> Iterator[Any]:
+    """A SQLite checkpointer on ``path`` (``None``: in memory, for a throwaway sandbox)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    target = ":memory:"
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(path)
+    with SqliteSaver.from_conn_string(target) as saver:
+        yield saver
+
+
+def _checkpoint_option(help_text: str) -> Any:
+    return typer.Option(
+        "--checkpoint-db",
+        envvar=CHECKPOINT_DB_ENV,
+        help=help_text + " Default: $XDG_STATE_HOME/confluence-agent/workflows.sqlite.",
+        show_default=False,
+    )
 
 
 # ---------------------------------------------------------------------------------- demo
@@ -168,14 +227,25 @@ def _print_event(event: Any) -> None:
         out.print(f"  [red]✗[/] {event.detail or event.node}")
 
 
-def _run_demo(client: Any, mode: str) -> int:
-    from confluence_agent.workflows.docs_discovery import DocsDiscoveryInput, run_docs_discovery
-    from confluence_agent.workflows.prd_audit import PrdAuditInput, run_prd_audit
+def demo_audit_request(mode: str) -> Any:
+    """The PRD audit the demo runs (also what its checkpoint thread is derived from)."""
+    from confluence_agent.workflows.prd_audit import PrdAuditInput
 
+    return PrdAuditInput.model_validate({"title": DEMO_TITLE, "topic": DEMO_TOPIC, "mode": mode})
+
+
+def _run_demo(client: Any, mode: str, checkpointer: Any) -> int:
+    from confluence_agent.workflows.docs_discovery import DocsDiscoveryInput, run_docs_discovery
+    from confluence_agent.workflows.prd_audit import run_prd_audit
+
+    site = client.config.url
     out.rule(f"1. PRD audit: does {DEMO_TITLE!r} cover {DEMO_TOPIC!r}? (mode: {mode})")
+    request = demo_audit_request(mode)
     audit = run_prd_audit(
-        PrdAuditInput(title=DEMO_TITLE, topic=DEMO_TOPIC, mode=mode),
+        request,
         client=client,
+        checkpointer=checkpointer,
+        thread_id=workflow_thread_id("prd_audit", site, request),
         on_event=_print_event,
     )
     if audit.diff:
@@ -194,9 +264,12 @@ def _run_demo(client: Any, mode: str) -> int:
         )
 
     out.rule(f"2. Docs discovery: {DEMO_QUESTION!r} (space {DEMO_SPACE})")
+    question = DocsDiscoveryInput(question=DEMO_QUESTION, spaces=[DEMO_SPACE])
     briefing = run_docs_discovery(
-        DocsDiscoveryInput(question=DEMO_QUESTION, spaces=[DEMO_SPACE]),
+        question,
         client=client,
+        checkpointer=checkpointer,
+        thread_id=workflow_thread_id("docs_discovery", site, question),
         on_event=_print_event,
     )
     out.print()
@@ -220,26 +293,27 @@ def demo(
             "--apply", help="With CONFLUENCE_URL set: really write (default: propose only)."
         ),
     ] = False,
+    checkpoint_db: Annotated[
+        Path | None,
+        _checkpoint_option(
+            "With CONFLUENCE_URL set: SQLite checkpoints; re-running a killed demo resumes it."
+        ),
+    ] = None,
 ) -> None:
     """Run the two demo scenarios (PRD audit + docs discovery).
 
     Without CONFLUENCE_URL an embedded sandbox with demo data is started and the
     PRD audit writes to it. With CONFLUENCE_URL set nothing is written unless
-    --apply is given.
+    --apply is given, and the runs are checkpointed in SQLite.
     """
-    from confluence_agent.client import ConfluenceClient
-    from confluence_agent.config import ConfluenceConfig
-
     if not os.environ.get(ENV_URL):
-        from confluence_agent.sandbox import SandboxServer
-
         out.print(
             f"No {ENV_URL} set: starting the embedded Confluence sandbox (demo data, in memory)."
         )
-        with SandboxServer(seed="demo") as sb:
-            out.print(f"Sandbox listening on {sb.url}\n")
-            with _sandbox_client(sb) as client:
-                code = _run_demo(client, "apply")
+        # A throwaway server: nothing to resume later, so the checkpoints stay in memory.
+        with _client_or_sandbox(True, say=out.print) as client, _checkpointer(None) as saver:
+            out.print()
+            code = _run_demo(client, "apply", saver)
         raise typer.Exit(code)
     mode = "apply" if apply else "propose"
     if not apply:
@@ -247,8 +321,11 @@ def demo(
             f"{ENV_URL} is set: running in propose mode, nothing will be written "
             "(pass --apply to write)."
         )
-    with ConfluenceClient(config=ConfluenceConfig.from_env()) as client:
-        code = _run_demo(client, mode)
+    with (
+        _client_or_sandbox(False) as client,
+        _checkpointer(checkpoint_db or default_checkpoint_db()) as saver,
+    ):
+        code = _run_demo(client, mode, saver)
     raise typer.Exit(code)
 
 
@@ -372,13 +449,22 @@ def discover(
         bool,
         typer.Option("--sandbox", help="Ask an embedded demo sandbox instead of CONFLUENCE_URL."),
     ] = False,
+    checkpoint_db: Annotated[
+        Path | None, _checkpoint_option("SQLite checkpoints of the run (not with --sandbox).")
+    ] = None,
 ) -> None:
     """Answer a question from Confluence (briefing with citations)."""
     from confluence_agent.workflows.docs_discovery import DocsDiscoveryInput, run_docs_discovery
 
     request = DocsDiscoveryInput(question=question, spaces=_split(space) or [], max_pages=max_pages)
-    with _client_or_sandbox(sandbox) as client:
-        briefing = run_docs_discovery(request, client=client)
+    db = None if sandbox else (checkpoint_db or default_checkpoint_db())
+    with _client_or_sandbox(sandbox) as client, _checkpointer(db) as saver:
+        briefing = run_docs_discovery(
+            request,
+            client=client,
+            checkpointer=saver,
+            thread_id=workflow_thread_id("docs_discovery", client.config.url, request),
+        )
     if as_json:
         out.print_json(briefing.model_dump_json())
     else:

@@ -32,6 +32,7 @@ from confluence_agent.errors import (
     RateLimited,
     ServerError,
 )
+from confluence_agent.models import SearchResult
 
 __all__ = [
     "EventCallback",
@@ -44,6 +45,7 @@ __all__ = [
     "instrument",
     "is_transient",
     "linear_graph",
+    "page_hit",
     "resolve_context",
     "run_coroutine",
     "strip_fences",
@@ -259,7 +261,7 @@ def instrument(
     return node
 
 
-# ------------------------------------------------------------------------- LLM helpers
+# ------------------------------------------------------------------------------ graph
 
 
 class _HasStatus(Protocol):
@@ -303,6 +305,9 @@ def _stop_or(nxt: str) -> Callable[[_HasStatus], str]:
         return END if state.get("status") else nxt
 
     return route
+
+
+# ------------------------------------------------------------------------- LLM helpers
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -350,6 +355,27 @@ _HIGHLIGHT_RE = re.compile(r"@@@(?:end)?hl@@@")
 def strip_highlight(text: str) -> str:
     """Remove Confluence search highlight markers (``@@@hl@@@``/``@@@endhl@@@``)."""
     return _HIGHLIGHT_RE.sub("", text)
+
+
+def page_hit(hit: SearchResult) -> dict[str, Any] | None:
+    """The fields the workflows use from a search hit, or ``None`` for non-page hits.
+
+    Returns:
+        ``id``, ``title``, ``excerpt`` (highlight markers removed), ``url`` and
+        ``space_key``; JSON-native so it can live in checkpointed state.
+    """
+    content = hit.content
+    hit_id = hit.id or (content.id if content else None)
+    kind = (content.type if content else None) or hit.type
+    if not hit_id or kind not in (None, "page"):
+        return None
+    return {
+        "id": hit_id,
+        "title": strip_highlight((content.title if content else None) or hit.title),
+        "excerpt": strip_highlight(hit.excerpt or ""),
+        "url": hit.url or hit.webui_url,
+        "space_key": hit.space_key or (content.space_key if content else None),
+    }
 
 
 _FENCE_RE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)

@@ -10,9 +10,26 @@ from collections.abc import Sequence
 
 from confluence_agent.workflows.matching import STOP_WORDS, tokenize
 
-from confluence_agent.cql.builder import Condition, Field, Space, Text, Title, Type, any_of
+from confluence_agent.cql.ast import And
+from confluence_agent.cql.builder import (
+    CQL,
+    Condition,
+    Field,
+    Space,
+    Text,
+    Title,
+    Type,
+    any_of,
+)
+from confluence_agent.cql.parser import parse
 
-__all__ = ["QUESTION_WORDS", "page_search_cql", "question_terms", "text_search_cql"]
+__all__ = [
+    "QUESTION_WORDS",
+    "page_search_cql",
+    "question_terms",
+    "restrict_to_spaces",
+    "text_search_cql",
+]
 
 # Words that frame a question but say nothing about its subject.
 QUESTION_WORDS: frozenset[str] = frozenset(
@@ -87,3 +104,33 @@ def text_search_cql(terms: Sequence[str], *, space_keys: Sequence[str] = ()) -> 
     if space is not None:
         expr = expr & space
     return expr.to_cql()
+
+
+def restrict_to_spaces(cql: str, space_keys: Sequence[str]) -> str:
+    """AND a space filter onto existing CQL (a caller's or a model's), structurally.
+
+    The query is parsed and combined as a tree, so ``a OR b`` becomes
+    ``(a OR b) AND space = "K"`` and ``ORDER BY`` stays last; a query that
+    already requires exactly that filter at its top level is returned as rendered.
+
+    Args:
+        cql: Valid CQL (validate it first: parse errors propagate).
+        space_keys: Space keys to restrict to; empty returns ``cql`` unchanged.
+
+    Returns:
+        The restricted CQL text.
+
+    Raises:
+        ValueError: ``cql`` does not parse.
+    """
+    space = _space_filter(space_keys)
+    if space is None:
+        return cql
+    query = parse(cql)
+    if query.where is None:
+        return CQL(space, query.order_by).to_cql()
+    top = query.where.items if isinstance(query.where, And) else (query.where,)
+    where = Condition(query.where)
+    if space.expr not in top:
+        where = where & space
+    return CQL(where, query.order_by).to_cql()

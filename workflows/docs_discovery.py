@@ -7,7 +7,8 @@ Graph (linear)::
 * ``build_query``: CQL from the question's content words (stop-words removed)
   and the space filter, with the CQL builder. A chat model may propose CQL; it
   is validated locally (``confluence_agent.cql.validate``), sent back once with
-  the problems for repair, and replaced by the builder's query if still invalid.
+  the problems for repair, and replaced by the builder's query if still invalid;
+  the caller's spaces are then ANDed onto it (structurally, never by pasting).
 * ``search``: one search request in the common case; paging is bounded.
 * ``rank``: title match first, then term coverage of title + excerpt.
 * ``read``: the top pages, concurrently (async client + ``asyncio.gather``).
@@ -33,12 +34,16 @@ from confluence_agent.workflows.common import (
     WorkflowContext,
     content_text,
     linear_graph,
+    page_hit,
     run_coroutine,
     strip_fences,
-    strip_highlight,
     structured_call,
 )
-from confluence_agent.workflows.cqlutil import question_terms, text_search_cql
+from confluence_agent.workflows.cqlutil import (
+    question_terms,
+    restrict_to_spaces,
+    text_search_cql,
+)
 from confluence_agent.workflows.matching import split_sentences, stem, term_set
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -251,9 +256,9 @@ def _build_query(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, A
         update: dict[str, Any] = {"cql": built, "cql_source": "builder", "cql_problems": None}
     else:
         update = _model_cql(ctx.model, req, built)
-        if req.spaces and update["cql_source"] != "fallback" and "space" not in update["cql"]:
-            # The caller's space restriction is a rule, not a hint.
-            update = {**update, "cql": built, "cql_source": "fallback"}
+        # The caller's space restriction is a rule, not a hint: enforced on
+        # whatever the model wrote (the builder's query has it already).
+        update["cql"] = restrict_to_spaces(update["cql"], req.spaces)
     update["step"] = f"build_query ({update['cql_source']}): {update['cql']}"
     return update
 
@@ -268,21 +273,7 @@ def _search(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
             page = ctx.client.search(
                 state["cql"], limit=min(req.page_size, req.max_results - len(hits)), cursor=cursor
             )
-            for r in page.results:
-                rid = r.id or (r.content.id if r.content else None)
-                if not rid or (r.content and r.content.type not in (None, "page")):
-                    continue
-                hits.append(
-                    {
-                        "id": rid,
-                        "title": strip_highlight(
-                            (r.content.title if r.content and r.content.title else None) or r.title
-                        ),
-                        "excerpt": strip_highlight(r.excerpt or ""),
-                        "url": r.url or r.webui_url,
-                        "space_key": r.space_key or (r.content.space_key if r.content else None),
-                    }
-                )
+            hits += [h for h in map(page_hit, page.results) if h is not None]
             cursor = page.next_cursor
             if not cursor or not page.results:
                 break
@@ -291,7 +282,8 @@ def _search(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
     return {"hits": hits, "step": f"search: {len(hits)} hit(s)"}
 
 
-_HL_RE = re.compile(r"@@@(?:end)?hl@@@|</?(?:b|em|strong|span)[^>]*>")
+# Excerpts may carry inline emphasis markup around the matched words.
+_TAG_RE = re.compile(r"</?(?:b|em|strong|span)[^>]*>")
 
 
 def _rank(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
@@ -300,7 +292,7 @@ def _rank(state: DocsDiscoveryState, ctx: WorkflowContext) -> dict[str, Any]:
     ranked: list[dict[str, Any]] = []
     for hit in state.get("hits") or []:
         title_terms = term_set(hit["title"])
-        excerpt_terms = term_set(_HL_RE.sub("", hit.get("excerpt") or ""))
+        excerpt_terms = term_set(_TAG_RE.sub("", hit.get("excerpt") or ""))
         title_cov = len(wanted & title_terms) / len(wanted) if wanted else 0.0
         text_cov = len(wanted & (title_terms | excerpt_terms)) / len(wanted) if wanted else 0.0
         # Title coverage dominates (a page *about* the subject beats one that
@@ -363,7 +355,7 @@ def _own_storage(body: str, start: int, end: int, children: Sequence[storage.Sec
     return "".join(parts)
 
 
-def _section_chunks(body: str, page_title: str) -> list[tuple[str | None, str]]:
+def _section_chunks(body: str) -> list[tuple[str | None, str]]:
     """(heading, own storage) pairs in document order, each chunk well-formed XHTML.
 
     A section's own part is its span minus the spans of its direct subsections,
@@ -401,7 +393,7 @@ def _extract(
 ) -> list[tuple[int, dict[str, Any]]]:
     """Scored quotes from one page: list items and sentences from matching sections."""
     found: list[tuple[int, dict[str, Any]]] = []
-    for heading, chunk in _section_chunks(page["body"], page["title"]):
+    for heading, chunk in _section_chunks(page["body"]):
         markdown = storage.to_markdown(chunk)
         items, prose = [], []
         for line in markdown.splitlines():

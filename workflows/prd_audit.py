@@ -4,22 +4,27 @@ Graph (linear; every node may end the run early)::
 
     locate → read → assess → draft → review → write → verify
 
-* ``locate``: page id, or CQL built with the CQL builder (title, optional space).
+* ``locate``: page id, or CQL (built from the title, or the caller's, validated),
+  restricted to ``space_key`` when given.
   Several matches are ranked (exact title first); when that does not single one
   out the run stops with ``status="ambiguous"`` and the candidates, never guessing.
 * ``read``: storage body and version.
-* ``assess``: with a chat model, structured :class:`CoverageAssessment`; without
-  one, the deterministic matcher (:mod:`confluence_agent.workflows.matching`).
+* ``assess``: with a chat model, structured :class:`CoverageAssessment` whose
+  quotes must be found on the page; without one (or when a "covered" claim has
+  no such quote), the deterministic matcher
+  (:mod:`confluence_agent.workflows.matching`).
 * ``draft``: section Markdown from the model, the caller, or a template; the
   proposed body and a unified storage diff are computed locally (no request).
 * ``review``: in ``apply`` mode with ``require_approval`` the run pauses with
   ``interrupt()``; resume with ``Command(resume={"approved": True})``.
 * ``write``: :func:`confluence_agent.editing.safe_update` on the page ``read``
-  returned (no second read; read version + 1, 409 → re-read and re-apply,
-  bounded). Idempotent on resume: the append operation is a no-op when the
-  section is already there, so a run killed after the PUT and resumed gets a
-  409 for its stale copy, re-reads, and records "already applied" instead of
-  writing twice.
+  returned (no second read; read version + 1). On a 409 the page is re-read and
+  re-assessed: when someone else's edit now covers the topic the run ends
+  ``covered`` without writing, otherwise the section is re-applied to the new
+  version (at most ``max_conflict_retries`` times). Idempotent on resume: the
+  append operation is a no-op when the section is already there, so a run
+  killed after the PUT and resumed gets a 409 for its stale copy, re-reads, and
+  records "already applied" instead of writing twice.
 * ``verify``: re-read; the version moved, the section exists exactly once and
   the macro guard finds nothing lost.
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from confluence_agent.workflows.common import (
@@ -40,11 +46,11 @@ from confluence_agent.workflows.common import (
     WorkflowContext,
     content_text,
     linear_graph,
+    page_hit,
     strip_fences,
-    strip_highlight,
     structured_call,
 )
-from confluence_agent.workflows.cqlutil import page_search_cql
+from confluence_agent.workflows.cqlutil import page_search_cql, restrict_to_spaces
 from confluence_agent.workflows.matching import match_topic
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -60,7 +66,7 @@ from confluence_agent.client import ConfluenceClient
 from confluence_agent.config import ConfluenceConfig
 from confluence_agent.cql import format_problems
 from confluence_agent.cql import validate as validate_cql
-from confluence_agent.editing import EditOp, apply_ops, safe_update, storage_diff
+from confluence_agent.editing import EditConflict, EditOp, apply_ops, safe_update, storage_diff
 from confluence_agent.models import Page, Version
 
 __all__ = [
@@ -268,27 +274,23 @@ def _locate(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
                 "error": "invalid CQL:\n" + format_problems(problems),
                 "step": "locate: invalid CQL",
             }
-        cql = req.cql
+        cql = restrict_to_spaces(req.cql, [req.space_key] if req.space_key else [])
     else:
         cql = page_search_cql(title=req.title, space_keys=[req.space_key] if req.space_key else [])
     page = client.search(cql, limit=_MAX_CANDIDATES + 1)
     candidates: list[Candidate] = []
     for hit in page.results:
-        content_id = hit.id or (hit.content.id if hit.content else None)
-        if not content_id:
+        found = page_hit(hit)
+        if found is None:
             continue
-        if hit.type and hit.type != "page" and hit.content and hit.content.type != "page":
-            continue
-        title = strip_highlight(
-            (hit.content.title if hit.content and hit.content.title else None) or hit.title
-        )
         candidates.append(
             Candidate(
-                id=content_id,
-                title=title,
-                space_key=hit.space_key or (hit.content.space_key if hit.content else None),
-                url=hit.url or hit.webui_url,
-                exact_title=bool(req.title) and _norm_title(title) == _norm_title(req.title or ""),
+                id=found["id"],
+                title=found["title"],
+                space_key=found["space_key"],
+                url=found["url"],
+                exact_title=req.title is not None
+                and _norm_title(found["title"]) == _norm_title(req.title),
             )
         )
     # Exact title first, then the server's relevance order (stable sort).
@@ -371,26 +373,41 @@ def _count_sections(body: str, title: str) -> int:
     return sum(1 for s in storage.list_sections(body) if _norm_title(s.title) == want)
 
 
-def _assess(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
-    req = _req(state)
-    body = state["body"]
-    section_title = _section_title(req)
+@dataclass(frozen=True)
+class _Coverage:
+    covered: bool
+    evidence: list[str]
+    missing: list[str]
+    by: str
+
+
+_QUOTE_NOISE_RE = re.compile(r"[*_`>#|]+")
+
+
+def _norm_quote(text: str) -> str:
+    # Compare quotes on words only: models quote the Markdown rendering (with
+    # emphasis marks) or trim whitespace differently from the page text.
+    return " ".join(_QUOTE_NOISE_RE.sub(" ", text).lower().split()).strip(" .…\"'")
+
+
+def _coverage(
+    req: PrdAuditInput, title: str, body: str, section_title: str, model: BaseChatModel | None
+) -> _Coverage:
+    """Whether ``body`` covers the topic: our heading, else the model, else the matcher.
+
+    A model verdict of "covered" counts only with at least one quote found on the
+    page: quotes that are not there are dropped, and a claim left without
+    evidence is decided by the deterministic matcher instead.
+    """
     if _count_sections(body, section_title):
         # The section this workflow adds is already there: covered, whatever
         # the wording; also what makes a second run a no-op without a model call.
-        return {
-            "covered": True,
-            "assessed_by": "heading",
-            "section_title": section_title,
-            "evidence": [f"Heading: {section_title}"],
-            "missing_points": [],
-            "status": "covered",
-            "step": f"assess: section {section_title!r} already present",
-        }
-    if ctx.model is not None:
-        text = storage.to_markdown(body)[:_MAX_PAGE_CHARS]
+        return _Coverage(True, [f"Heading: {section_title}"], [], "heading")
+    headings = [s.title for s in storage.list_sections(body)]
+    text = storage.to_text(body)
+    if model is not None:
         verdict = structured_call(
-            ctx.model,
+            model,
             CoverageAssessment,
             [
                 SystemMessage(
@@ -398,31 +415,41 @@ def _assess(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
                     "covers the topic. Quote the page verbatim as evidence; list what is "
                     "missing. Answer with the CoverageAssessment tool."
                 ),
-                HumanMessage(f"Topic: {req.topic}\n\nPage {state['title']!r}:\n\n{text}"),
+                HumanMessage(
+                    f"Topic: {req.topic}\n\nPage {title!r}:\n\n"
+                    f"{storage.to_markdown(body)[:_MAX_PAGE_CHARS]}"
+                ),
             ],
         )
-        covered, evidence, missing, by = (
-            verdict.covered,
-            verdict.evidence,
-            verdict.missing_points,
-            "model",
-        )
+        page_words = _norm_quote(text + " " + " ".join(headings))
+        evidence = [q for q in verdict.evidence if _norm_quote(q) and _norm_quote(q) in page_words]
+        if not verdict.covered or evidence:
+            return _Coverage(verdict.covered, evidence, verdict.missing_points, "model")
+    match = match_topic(req.topic, text, headings)
+    missing = [f"no mention of {t!r}" for t in match.missing_terms] or (
+        [] if match.covered else [f"no sentence covers {req.topic!r}"]
+    )
+    by = "matcher" if model is None else "matcher (model quoted nothing found on the page)"
+    return _Coverage(match.covered, match.evidence, missing, by)
+
+
+def _assess(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
+    req = _req(state)
+    section_title = _section_title(req)
+    found = _coverage(req, state["title"], state["body"], section_title, ctx.model)
+    if found.by == "heading":
+        step = f"assess: section {section_title!r} already present"
     else:
-        headings = [s.title for s in storage.list_sections(body)]
-        match = match_topic(req.topic, storage.to_text(body), headings)
-        covered, evidence, by = match.covered, match.evidence, "matcher"
-        missing = [f"no mention of {t!r}" for t in match.missing_terms] or (
-            [] if covered else [f"no sentence covers {req.topic!r}"]
-        )
+        step = f"assess ({found.by}): {'covered' if found.covered else 'missing'}"
     update: dict[str, Any] = {
-        "covered": covered,
-        "assessed_by": by,
+        "covered": found.covered,
+        "assessed_by": found.by,
         "section_title": section_title,
-        "evidence": evidence,
-        "missing_points": missing,
-        "step": f"assess ({by}): {'covered' if covered else 'missing'}",
+        "evidence": found.evidence,
+        "missing_points": found.missing,
+        "step": step,
     }
-    if covered:
+    if found.covered:
         update["status"] = "covered"
     elif req.mode == "check":
         update["status"] = "missing"
@@ -513,34 +540,70 @@ def _review(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
 
 def _write(state: PrdAuditState, ctx: WorkflowContext) -> dict[str, Any]:
     req = _req(state)
-    outcome = safe_update(
-        _client(ctx),
-        state["page_id"],
-        [_op(state["section_title"], state["section_markdown"])],
-        read_version=state["version_before"],
-        on_conflict="reapply",
-        max_conflict_retries=req.max_conflict_retries,
-        message=f"PRD audit: add section {state['section_title']!r}",
-        # The page as ``read`` saw it, which the draft was made from: saves
-        # safe_update's own read. On a resume (crash, approval) it may be stale;
-        # then the PUT gets a 409 and safe_update re-reads, finding our earlier
-        # write ("already applied", nothing sent) or reapplying to a newer page.
-        current=_read_page(state),
-    )
+    client = _client(ctx)
+    section_title = state["section_title"]
+    op = _op(section_title, state["section_markdown"])
+    # The page as ``read`` saw it, which the draft was made from: saves
+    # safe_update's own read. On a resume (crash, approval) it may be stale;
+    # then the PUT gets a 409 and safe_update re-reads, finding our earlier
+    # write ("already applied", nothing sent) or reporting a newer page.
+    base = _read_page(state)
+    conflicts = 0
+    while True:
+        try:
+            outcome = safe_update(
+                client,
+                state["page_id"],
+                [op],
+                read_version=base.version.number,
+                on_conflict="report",
+                message=f"PRD audit: add section {section_title!r}",
+                current=base,
+            )
+            break
+        except EditConflict as exc:
+            conflicts += 1
+            if conflicts > req.max_conflict_retries:
+                return {
+                    "conflicts": conflicts,
+                    "status": "error",
+                    "error": f"write: gave up after {conflicts} version conflict(s), "
+                    f"nothing written: {exc}",
+                    "step": f"write: {conflicts} conflict(s), gave up",
+                }
+            # Someone else changed the page: judge the new version afresh (it
+            # may cover the topic now), and only then re-apply the section to it.
+            base = client.get_page(state["page_id"], body_format="storage")
+            found = _coverage(
+                req, state["title"], base.body_storage or "", section_title, ctx.model
+            )
+            if found.covered:
+                return {
+                    "covered": True,
+                    "assessed_by": found.by,
+                    "evidence": found.evidence,
+                    "missing_points": [],
+                    "conflicts": conflicts,
+                    "version_after": base.version.number,
+                    "status": "covered",
+                    "step": f"write: version {base.version.number} by someone else covers "
+                    "the topic now, nothing sent",
+                }
+    conflicts += outcome.conflicts
     if outcome.changed:
         return {
             "version_after": outcome.new_version,
-            "conflicts": outcome.conflicts,
+            "conflicts": conflicts,
             "already_applied": False,
             "diff": outcome.diff or state.get("diff", ""),
             "step": f"write: version {outcome.previous_version} → {outcome.new_version}"
-            + (f" after {outcome.conflicts} conflict(s)" if outcome.conflicts else ""),
+            + (f" after {conflicts} conflict(s)" if conflicts else ""),
         }
     # No write needed: the section is there. On a resumed run that is our own
     # earlier write (page newer than what we read); otherwise someone added it.
     return {
         "version_after": outcome.new_version,
-        "conflicts": outcome.conflicts,
+        "conflicts": conflicts,
         "already_applied": True,
         "step": f"write: already applied (page at version {outcome.new_version}), nothing sent",
     }

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from confluence_agent.audit import CRASH_AFTER_WRITES_ENV, CRASH_EXIT_STATUS
 from confluence_agent.cli import app
 from confluence_agent.client import ConfluenceClient
-from confluence_agent.sandbox import SandboxServer
+from confluence_agent.sandbox import FaultConfig, SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "audit.toml"
@@ -103,6 +103,11 @@ def test_example_config_check_reports_findings_exit_1(
     assert _puts(sandbox) == 0
     # Bodies came in bulk: a handful of searches, not one read per page.
     assert sandbox.stats.by_route.get("GET /wiki/api/v2/pages/{id}", 0) == 0
+    searches = sandbox.stats.by_route.get("GET /wiki/rest/api/search", 0)
+    assert searches == 3  # one per rule: every selection fits in one page of 50
+    assert data["summary"]["pages"] > searches
+    # Not a terminal: no progress bar drawn into the captured stderr.
+    assert "auditing" not in result.stderr and "\r" not in result.stderr
 
 
 def test_propose_writes_nothing_and_shows_the_diff(sandbox: SandboxServer, tmp_path: Path) -> None:
@@ -238,3 +243,71 @@ def test_apply_over_a_concurrent_human_edit_keeps_both(
         history = client.get_page_versions(PRD_ID, limit=50)
     assert body.count("<h2>Stripe webhook integration</h2>") == 1
     assert len(history) == 7
+
+
+def test_apply_within_the_rate_limit_absorbs_429s(tmp_path: Path) -> None:
+    # A low per-user rate plus injected 429s: the client paces and retries, so
+    # every page is still audited and written once, and the report says so.
+    faults = FaultConfig(p429=0.25, seed=11)
+    with SandboxServer(seed="demo", rate_limit=20, burst=4, faults=faults) as sb:
+        report = tmp_path / "r.json"
+        result = runner.invoke(
+            app,
+            [
+                "audit",
+                str(_config(tmp_path, ENG_SECTIONS)),
+                "--mode",
+                "apply",
+                "--concurrency",
+                "8",
+                "--report",
+                str(report),
+            ],
+            env=_env(sb),
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(report.read_text())
+        assert data["summary"]["failed"] == 0
+        assert data["rate_limited"] > 0  # 429s were received and absorbed
+        written = data["summary"]["written"]
+        assert written == data["summary"]["pages"] >= 5
+
+
+def _stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; return (status, what it drew there)."""
+    import pty
+
+    script = Path(sys.executable).parent / "confluence-agent"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "confluence_agent.cli"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*command, *args],
+        env={**os.environ, **env, "COLUMNS": "120", "TERM": "xterm"},
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    return proc.wait(timeout=300), drawn.decode("utf-8", "replace")
+
+
+def test_progress_bar_is_drawn_on_a_terminal_only(sandbox: SandboxServer, tmp_path: Path) -> None:
+    config = str(_config(tmp_path, PRD_ONLY))
+    status, drawn = _stderr_on_a_terminal(["audit", config], _env(sandbox))
+    assert status == 1
+    assert "auditing" in drawn
+    quiet_status, quiet = _stderr_on_a_terminal(["audit", config, "--quiet"], _env(sandbox))
+    assert quiet_status == 1
+    assert "auditing" not in quiet
+    piped = _cli(["audit", config], _env(sandbox))  # stderr is a pipe, as under cron
+    assert piped.returncode == 1
+    assert "auditing" not in piped.stderr

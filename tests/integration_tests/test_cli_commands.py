@@ -9,12 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
 from typer.testing import CliRunner
 
-from confluence_agent.cli import app
+from confluence_agent.cli import CHECKPOINT_DB_ENV, app, demo_audit_request, workflow_thread_id
 from confluence_agent.client import ConfluenceClient
 from confluence_agent.sandbox import SandboxServer
 
@@ -27,9 +29,17 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "confluence_agent.cli"]
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Workflow checkpoints go to the test's directory, never to the user's state dir."""
+    path = tmp_path / "state" / "workflows.sqlite"
+    monkeypatch.setenv(CHECKPOINT_DB_ENV, str(path))
+    return path
+
+
 def _clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE_")}
-    return {**env, "COLUMNS": "200", **extra}
+    return {**env, CHECKPOINT_DB_ENV: os.environ[CHECKPOINT_DB_ENV], "COLUMNS": "200", **extra}
 
 
 @pytest.fixture
@@ -61,6 +71,8 @@ def test_demo_without_confluence_runs_both_scenarios() -> None:
     assert "+<h2>Stripe webhook integration</h2>" in out  # the storage diff
     assert "version 5 → 6" in out
     assert "Priya Natarajan" in out  # discovery names the author
+    for step in ("locate: 'Q3 Billing Engine PRD'", "assess (matcher): missing", "verify: ok"):
+        assert step in out  # the steps are shown as they finish
     assert "Traceback" not in done.stderr
 
 
@@ -83,7 +95,7 @@ def test_demo_with_confluence_url_refuses_to_write_without_apply(
         assert client.get_page(PRD_ID, body_format=None).version.number == 5
 
 
-def test_demo_with_apply_writes(sandbox: SandboxServer) -> None:
+def test_demo_with_apply_writes(sandbox: SandboxServer, checkpoint_db: Path) -> None:
     done = subprocess.run(
         [*_command(), "demo", "--apply"],
         env=_clean_env(**_env(sandbox)),
@@ -94,6 +106,52 @@ def test_demo_with_apply_writes(sandbox: SandboxServer) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "version 5 → 6" in done.stdout
+    # Both runs were checkpointed in SQLite, by default.
+    with SqliteSaver.from_conn_string(str(checkpoint_db)) as saver:
+        threads = {c.config["configurable"]["thread_id"] for c in saver.list(None)}
+    assert {t.split("-")[0] for t in threads} == {"prd_audit", "docs_discovery"}
+
+
+class _KilledAfterPut(ConfluenceClient):
+    """The process dies right after its PUT reached the server (before checkpointing)."""
+
+    def update_page(self, *args: Any, **kwargs: Any) -> Any:
+        super().update_page(*args, **kwargs)
+        raise KeyboardInterrupt("killed after the write")
+
+
+def test_killed_demo_resumes_from_its_checkpoint_without_a_second_write(
+    sandbox: SandboxServer, checkpoint_db: Path
+) -> None:
+    from confluence_agent.workflows.prd_audit import run_prd_audit
+
+    request = demo_audit_request("apply")
+    thread = workflow_thread_id("prd_audit", sandbox.url, request)
+    checkpoint_db.parent.mkdir(parents=True)
+    with (
+        SqliteSaver.from_conn_string(str(checkpoint_db)) as saver,
+        _KilledAfterPut(**_env_kwargs(sandbox)) as dying,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run_prd_audit(request, client=dying, checkpointer=saver, thread_id=thread)
+    with ConfluenceClient(**_env_kwargs(sandbox)) as client:
+        assert client.get_page(PRD_ID, body_format=None).version.number == 6
+
+    done = subprocess.run(
+        [*_command(), "demo", "--apply"],
+        env=_clean_env(**_env(sandbox)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "write: already applied" in done.stdout
+    assert "locate:" not in done.stdout  # resumed at the write, not started over
+    with ConfluenceClient(**_env_kwargs(sandbox)) as client:
+        page = client.get_page(PRD_ID)
+        assert page.version.number == 6  # not 7: the write was not repeated
+        assert (page.body_storage or "").count("<h2>Stripe webhook integration</h2>") == 1
 
 
 def _env_kwargs(sb: SandboxServer) -> dict[str, str]:

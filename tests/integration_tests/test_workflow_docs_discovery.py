@@ -184,3 +184,38 @@ def test_headings_inside_layout_cells_are_answered_from(client: ConfluenceClient
         f"{KAFKA_TITLE} › Kafka retention",
         "Ask in #platform before changing Kafka retention.",
     ) in quoted
+
+
+def test_model_cql_cannot_leave_the_requested_spaces(client: ConfluenceClient) -> None:
+    model = ToolCallingFake(
+        messages=iter(
+            [
+                # Valid CQL, but in the wrong space: the caller's ENG filter is added.
+                AIMessage(content='space = "ONB" AND text ~ "datadog logging"'),
+                _tool("DiscoveryAnswer", {"answer": "See the guidelines.", "citations": []}),
+            ]
+        )
+    )
+    briefing = run_docs_discovery(_request(), client=client, model=model)
+    assert briefing.cql_source == "model"
+    assert briefing.cql.endswith('AND space = "ENG"')
+    # ONB and ENG exclude each other: nothing from ONB (the archived copy) is read.
+    assert briefing.status == "empty"
+    assert briefing.pages == []
+
+
+def test_search_pages_through_results(
+    confluence_sandbox: SandboxServer, client: ConfluenceClient
+) -> None:
+    before = confluence_sandbox.stats.by_route.get("GET /wiki/rest/api/search", 0)
+    briefing = run_docs_discovery(
+        DocsDiscoveryInput(
+            question="Datadog logging onboarding", page_size=1, max_results=3, max_pages=1
+        ),
+        client=client,
+    )
+    searches = confluence_sandbox.stats.by_route.get("GET /wiki/rest/api/search", 0) - before
+    assert len(briefing.candidates) == 3  # three one-hit pages followed by cursor
+    assert searches == 3
+    assert len({c["id"] for c in briefing.candidates}) == 3
+    assert briefing.request_count == 3 + 1 + 1  # searches, one read, one user lookup

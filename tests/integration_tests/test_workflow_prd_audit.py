@@ -435,3 +435,118 @@ async def test_async_resending_the_request_while_awaiting_approval_reports_it(
     )
     assert done.status == "applied", done.error
     assert _page(client).version.number == 6
+
+
+class _HumanEditsFirst(ConfluenceClient):
+    """Before each of our PUTs a person saves a new version (``human_edit`` on the store)."""
+
+    def __init__(self, sandbox: SandboxServer, fragments: list[str]) -> None:
+        super().__init__(**sandbox.client_kwargs())
+        self._sandbox = sandbox
+        self._fragments = fragments
+
+    def update_page(self, *args: Any, **kwargs: Any) -> Page:
+        if self._fragments:
+            self._sandbox.human_edit(PRD_ID, self._fragments.pop(0))
+        return super().update_page(*args, **kwargs)
+
+
+def test_conflict_reassesses_and_keeps_a_human_edit_that_covers_the_topic(
+    confluence_sandbox: SandboxServer, client: ConfluenceClient
+) -> None:
+    covering = "<p>Stripe webhook integration: events are verified and deduplicated by id.</p>"
+    with _HumanEditsFirst(confluence_sandbox, [covering]) as racing:
+        result = run_prd_audit(_request(mode="apply"), client=racing)
+    assert result.status == "covered", result.error
+    assert result.conflicts == 1
+    assert result.assessed_by == "matcher"
+    assert any("deduplicated by id" in e for e in result.evidence)
+    assert result.version_after == 6  # the person's version; ours was never sent again
+    page = _page(client)
+    assert page.version.number == 6
+    assert storage.find_section(page.body_storage or "", TOPIC) is None
+
+
+def test_conflicts_are_bounded_and_nothing_is_lost(
+    confluence_sandbox: SandboxServer, client: ConfluenceClient
+) -> None:
+    edits = [f"<p>Teammate edit {i}.</p>" for i in range(3)]
+    with _HumanEditsFirst(confluence_sandbox, list(edits)) as racing:
+        result = run_prd_audit(_request(mode="apply", max_conflict_retries=1), client=racing)
+    assert result.status == "error"
+    assert result.error is not None and "gave up after 2 version conflict(s)" in result.error
+    assert _puts(confluence_sandbox) == 2  # both refused with a 409
+    page = _page(client)
+    assert page.version.number == 7  # the two human edits, nothing of ours
+    assert all(e in (page.body_storage or "") for e in edits[:2])
+    assert storage.find_section(page.body_storage or "", TOPIC) is None
+
+
+def test_locate_by_cql_is_restricted_to_the_space(client: ConfluenceClient) -> None:
+    cql = 'title ~ "Q3 Billing Engine PRD" OR title ~ "Incident response runbook"'
+    # Two pages in two spaces: reported, not guessed.
+    wide = run_prd_audit(_request(title=None, cql=cql, space_key=None), client=client)
+    assert wide.status == "ambiguous"
+    assert {c.space_key for c in wide.candidates} == {"PROD", "SEC"}
+    # The same CQL within PROD: one page.
+    narrowed = run_prd_audit(_request(title=None, cql=cql, space_key="PROD"), client=client)
+    assert narrowed.status == "missing", narrowed.error
+    assert narrowed.page_id == PRD_ID
+    assert [c.space_key for c in narrowed.candidates] == ["PROD"]
+
+
+def test_invalid_cql_is_refused_before_sending(
+    confluence_sandbox: SandboxServer, client: ConfluenceClient
+) -> None:
+    served = confluence_sandbox.stats.requests
+    result = run_prd_audit(_request(title=None, cql='title ~ "unterminated'), client=client)
+    assert result.status == "error"
+    assert result.error is not None and result.error.startswith("invalid CQL")
+    assert confluence_sandbox.stats.requests == served
+
+
+def test_page_id_and_given_section_text(client: ConfluenceClient) -> None:
+    text = "## Payment webhooks\n\nStripe posts signed events to `POST /webhooks/stripe`."
+    result = run_prd_audit(
+        _request(title=None, page_id=PRD_ID, mode="apply", section_markdown=text), client=client
+    )
+    assert result.status == "applied", result.error
+    assert result.section_title == "Payment webhooks"
+    assert result.request_count == 3  # no search: read, PUT, verification read
+    section = storage.find_section(_page(client).body_storage or "", "Payment webhooks")
+    assert section is not None
+
+
+def _assessment(covered: bool, evidence: list[str]) -> AIMessage:
+    return AIMessage(
+        content="",
+        tool_calls=[
+            {
+                "name": "CoverageAssessment",
+                "args": {"covered": covered, "evidence": evidence, "missing_points": []},
+                "id": "call_1",
+                "type": "tool_call",
+            }
+        ],
+    )
+
+
+def test_model_quotes_must_be_on_the_page(client: ConfluenceClient) -> None:
+    real = "Invoices issued within 5 minutes of a billing cycle closing."
+    model = ToolCallingFake(
+        messages=iter(
+            [
+                _assessment(True, [real, "Stripe webhooks are verified with HMAC."]),
+                _assessment(True, ["Stripe webhooks are verified with HMAC."]),
+            ]
+        )
+    )
+    trusted = run_prd_audit(
+        _request(mode="check", topic="invoice timing"), client=client, model=model
+    )
+    assert (trusted.status, trusted.assessed_by) == ("covered", "model")
+    assert trusted.evidence == [real]  # the invented quote is dropped
+    # A "covered" claim backed by no quote from the page is not trusted.
+    unbacked = run_prd_audit(_request(mode="check"), client=client, model=model)
+    assert unbacked.status == "missing"
+    assert unbacked.assessed_by.startswith("matcher")

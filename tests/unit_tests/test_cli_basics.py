@@ -8,7 +8,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from confluence_agent.cli import app, error_line, parse_faults
+from confluence_agent.cli import (
+    CHECKPOINT_DB_ENV,
+    app,
+    default_checkpoint_db,
+    demo_audit_request,
+    error_line,
+    parse_faults,
+    workflow_thread_id,
+)
 from confluence_agent.errors import ConfigurationError, NotFound
 from confluence_agent.sandbox import FaultConfig
 
@@ -89,3 +97,20 @@ def test_bad_faults_option_exits_2() -> None:
 def test_unknown_audit_mode_is_a_usage_error() -> None:
     result = runner.invoke(app, ["audit", "x.toml", "--mode", "delete"])
     assert result.exit_code == 2
+
+
+def test_checkpoint_db_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(CHECKPOINT_DB_ENV, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_checkpoint_db() == tmp_path / "confluence-agent" / "workflows.sqlite"
+    monkeypatch.setenv(CHECKPOINT_DB_ENV, str(tmp_path / "x.sqlite"))
+    assert default_checkpoint_db() == tmp_path / "x.sqlite"
+
+
+def test_thread_id_is_the_same_command_on_the_same_site() -> None:
+    apply, propose = demo_audit_request("apply"), demo_audit_request("propose")
+    one = workflow_thread_id("prd_audit", "https://a.atlassian.net/", apply)
+    assert one == workflow_thread_id("prd_audit", "https://a.atlassian.net", apply)
+    assert one.startswith("prd_audit-")
+    assert one != workflow_thread_id("prd_audit", "https://b.atlassian.net", apply)
+    assert one != workflow_thread_id("prd_audit", "https://a.atlassian.net", propose)

@@ -87,7 +87,7 @@ def test_cql_is_built_and_escaped() -> None:
 
 def test_extractive_summary_takes_the_rules_section() -> None:
     page = {"id": "665544", "title": "Datadog logging guidelines", "body": datadog_body(3)}
-    headings = [h for h, _ in _section_chunks(page["body"], page["title"])]
+    headings = [h for h, _ in _section_chunks(page["body"])]
     assert "Rules" in headings
     quotes = [q for _, q in _extract(page, {"datadog", "log", "rul"}, 20)]
     rules = [q["text"] for q in quotes if q["section"] == "Rules"]
@@ -106,7 +106,7 @@ def test_layout_before_any_heading_is_chunked_whole() -> None:
         "</ac:layout-cell><ac:layout-cell><h2>Right rules</h2><p>Rule B.</p>"
         "</ac:layout-cell></ac:layout-section></ac:layout><p>Outro.</p>"
     )
-    chunks = _section_chunks(body, "Page")
+    chunks = _section_chunks(body)
     rendered = [(heading, storage.to_markdown(chunk).split()) for heading, chunk in chunks]
     assert rendered == [
         (None, ["Intro.", "Left.", "Outro."]),
