@@ -503,10 +503,9 @@ def sandbox_serve(
 ) -> None:
     """Run the sandbox in the foreground (prints URL and credentials)."""
     from confluence_agent.sandbox import serve
-    from confluence_agent.sandbox.seed import load_seed
 
     fault_config = parse_faults(faults) if faults else None
-    load_seed(seed)  # fail fast, with one line, on an unknown seed name
+    # An unknown seed name raises ValueError before the server starts: one line, exit 2.
     serve(port, db, seed, rate_limit, burst, fault_config)
 
 
