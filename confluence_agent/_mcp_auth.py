@@ -24,6 +24,13 @@ TOKEN_ENV_VAR = "CONFLUENCE_MCP_TOKEN"  # noqa: S105 - a variable name, not a se
 HASH_PREFIX = "sha256:"
 """A ``require_token`` value with this prefix is a hex SHA-256 digest, not a token."""
 
+FROM_ENV = "env"
+"""A ``require_token`` value meaning "read the token from ``CONFLUENCE_MCP_TOKEN``".
+
+Both command lines accept it (``confluence-agent mcp`` needs a value after
+``--require-token``), so the documented ``--require-token env`` works everywhere.
+"""
+
 Clock = Callable[[], datetime]
 
 Scope = MutableMapping[str, Any]
@@ -89,13 +96,15 @@ def resolve_token_digest(require_token: str | None, *, env: MutableMapping[str, 
                          consume_env: bool = True) -> bytearray | None:
     """Turn the configured token (plaintext, ``sha256:`` hash or env) into a digest.
 
-    Resolution order: an explicit ``require_token``; otherwise ``CONFLUENCE_MCP_TOKEN``.
+    Resolution order: an explicit ``require_token``; otherwise (``None``, ``""`` or
+    ``"env"``) ``CONFLUENCE_MCP_TOKEN``.
     When the env var is used and ``consume_env`` is true it is removed from the
     environment so that child processes (and later ``/proc/self/environ``
     readers of this process's env copy) do not inherit the secret.
 
     Args:
-        require_token: Plaintext token, ``sha256:<64 hex>`` digest, or ``None``.
+        require_token: Plaintext token, ``sha256:<64 hex>`` digest, ``""``/``"env"``
+            (the env var, which must then be set) or ``None`` (the env var if set).
         env: The environment mapping to read (default ``os.environ``).
         consume_env: Remove the env var after reading it.
 
@@ -107,14 +116,14 @@ def resolve_token_digest(require_token: str | None, *, env: MutableMapping[str, 
     """
     environ = os.environ if env is None else env
     value = require_token
-    if value is None or value == "":
+    if value is None or value in ("", FROM_ENV):
         value = environ.get(TOKEN_ENV_VAR) or None
         if value is not None and consume_env:
             environ.pop(TOKEN_ENV_VAR, None)
         if value is None:
-            if require_token == "":
+            if require_token is not None:
                 raise ValueError(
-                    f"--require-token was given without a value and {TOKEN_ENV_VAR} is not set"
+                    f"--require-token reads the token from {TOKEN_ENV_VAR}, which is not set"
                 )
             return None
     value = value.strip()

@@ -19,9 +19,11 @@ The update tool, the workflows, the CLI audit and the MCP server all go through
   ``"report"`` (raise :class:`EditConflict`, a :class:`VersionConflict` carrying
   the current version and a short summary of what changed).
 
-Sync and async share one core: :func:`_update_flow` is a generator that yields
+Sync and async share one core: :func:`update_flow` is a generator that yields
 the reads and writes it needs (the pattern of :mod:`confluence_agent._core`);
-:func:`safe_update` and :func:`asafe_update` only drive it.
+:func:`safe_update` and :func:`asafe_update` only drive it, with
+:func:`drive_steps` / :func:`adrive_steps`, which the tools use for their own
+flows too (they ``yield from`` :func:`update_flow`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import difflib
 import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,12 +49,15 @@ __all__ = [
     "EditOp",
     "OnConflict",
     "UpdateOutcome",
+    "adrive_steps",
     "apply_ops",
     "asafe_update",
     "content_to_storage",
+    "drive_steps",
     "safe_update",
     "storage_diff",
     "summarize_change",
+    "update_flow",
 ]
 
 OnConflict = Literal["reapply", "report"]
@@ -442,12 +447,70 @@ def _check_args(on_conflict: str, max_conflict_retries: int) -> None:
 # ----------------------------------------------------------------------- one core
 
 
+R_co = TypeVar("R_co", covariant=True)
+T = TypeVar("T")
+
+
+class Step(Protocol[R_co]):
+    """One I/O step of a flow, performed with either client (same method names)."""
+
+    def perform(self, client: ConfluenceClient) -> R_co:
+        """Do the step with the sync client."""
+        ...
+
+    async def aperform(self, client: AsyncConfluenceClient) -> R_co:
+        """Do the step with the async client."""
+        ...
+
+
+def drive_steps(flow: Generator[Step[Any], Any, T], client: ConfluenceClient) -> T:
+    """Run a flow with the sync client: perform each step, send back its result.
+
+    A failed step is thrown back into the flow, which decides whether it is
+    expected (e.g. a 409 in :func:`update_flow`) or propagates.
+    """
+    try:
+        step = next(flow)
+        while True:
+            try:
+                result = step.perform(client)
+            except Exception as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
+async def adrive_steps(flow: Generator[Step[Any], Any, T], client: AsyncConfluenceClient) -> T:
+    """Async twin of :func:`drive_steps`."""
+    try:
+        step = next(flow)
+        while True:
+            try:
+                result = await step.aperform(client)
+            except Exception as exc:
+                step = flow.throw(exc)
+            else:
+                step = flow.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
 @dataclass(frozen=True)
 class _Read:
     """Step: read the page's storage body (the current one, or an old ``version``)."""
 
     page_id: str
     version: int | None = None
+
+    def perform(self, client: ConfluenceClient) -> Page:
+        return client.get_page(self.page_id, body_format="storage", version=self.version)
+
+    async def aperform(self, client: AsyncConfluenceClient) -> Page:
+        return await client.get_page(self.page_id, body_format="storage", version=self.version)
 
 
 @dataclass(frozen=True)
@@ -459,6 +522,24 @@ class _Write:
     body: str
     version: int
     message: str | None
+
+    def perform(self, client: ConfluenceClient) -> Page:
+        return client.update_page(
+            self.page_id,
+            title=self.title,
+            body=self.body,
+            version=self.version,
+            message=self.message,
+        )
+
+    async def aperform(self, client: AsyncConfluenceClient) -> Page:
+        return await client.update_page(
+            self.page_id,
+            title=self.title,
+            body=self.body,
+            version=self.version,
+            message=self.message,
+        )
 
 
 _Flow = Generator[_Read | _Write, Page, UpdateOutcome]
@@ -562,67 +643,6 @@ def _body_at(
     return old.body_storage
 
 
-# ---------------------------------------------------------------------------- I/O
-
-
-def _perform(client: ConfluenceClient, step: _Read | _Write) -> Page:
-    if isinstance(step, _Write):
-        return client.update_page(
-            step.page_id,
-            title=step.title,
-            body=step.body,
-            version=step.version,
-            message=step.message,
-        )
-    if step.version is None:
-        return client.get_page(step.page_id, body_format="storage")
-    return client.get_page(step.page_id, body_format="storage", version=step.version)
-
-
-async def _aperform(client: AsyncConfluenceClient, step: _Read | _Write) -> Page:
-    if isinstance(step, _Write):
-        return await client.update_page(
-            step.page_id,
-            title=step.title,
-            body=step.body,
-            version=step.version,
-            message=step.message,
-        )
-    if step.version is None:
-        return await client.get_page(step.page_id, body_format="storage")
-    return await client.get_page(step.page_id, body_format="storage", version=step.version)
-
-
-def _drive(client: ConfluenceClient, flow: _Flow) -> UpdateOutcome:
-    try:
-        step = next(flow)
-        while True:
-            try:
-                page = _perform(client, step)
-            except ConfluenceError as exc:
-                step = flow.throw(exc)
-            else:
-                step = flow.send(page)
-    except StopIteration as stop:
-        outcome: UpdateOutcome = stop.value
-        return outcome
-
-
-async def _adrive(client: AsyncConfluenceClient, flow: _Flow) -> UpdateOutcome:
-    try:
-        step = next(flow)
-        while True:
-            try:
-                page = await _aperform(client, step)
-            except ConfluenceError as exc:
-                step = flow.throw(exc)
-            else:
-                step = flow.send(page)
-    except StopIteration as stop:
-        outcome: UpdateOutcome = stop.value
-        return outcome
-
-
 def safe_update(
     client: ConfluenceClient,
     page_id: str | int,
@@ -671,10 +691,17 @@ def safe_update(
             or ``current`` is another page or lacks its storage body.
         confluence_agent.errors.ConfluenceError: Other client errors.
     """
-    flow = _start(
-        page_id, ops, read_version, current, on_conflict, allow_loss, max_conflict_retries, message
+    flow = update_flow(
+        page_id,
+        ops,
+        read_version=read_version,
+        current=current,
+        on_conflict=on_conflict,
+        allow_loss=allow_loss,
+        max_conflict_retries=max_conflict_retries,
+        message=message,
     )
-    return _drive(client, flow)
+    return drive_steps(flow, client)
 
 
 async def asafe_update(
@@ -690,23 +717,37 @@ async def asafe_update(
     current: Page | None = None,
 ) -> UpdateOutcome:
     """Async :func:`safe_update` (same arguments, rules and errors)."""
-    flow = _start(
-        page_id, ops, read_version, current, on_conflict, allow_loss, max_conflict_retries, message
+    flow = update_flow(
+        page_id,
+        ops,
+        read_version=read_version,
+        current=current,
+        on_conflict=on_conflict,
+        allow_loss=allow_loss,
+        max_conflict_retries=max_conflict_retries,
+        message=message,
     )
-    return await _adrive(client, flow)
+    return await adrive_steps(flow, client)
 
 
-def _start(
+def update_flow(
     page_id: str | int,
     ops: Sequence[EditOp],
-    read_version: int | None,
-    current: Page | None,
-    on_conflict: OnConflict,
-    allow_loss: bool,
-    max_conflict_retries: int,
-    message: str | None,
+    *,
+    read_version: int | None = None,
+    on_conflict: OnConflict = "reapply",
+    allow_loss: bool = False,
+    max_conflict_retries: int = 3,
+    message: str | None = None,
+    current: Page | None = None,
 ) -> _Flow:
-    # Argument errors are raised here, before any request, not at the first step.
+    """Build the flow behind :func:`safe_update` without running it.
+
+    Run it with :func:`drive_steps` / :func:`adrive_steps`, or ``yield from`` it
+    inside another flow (as the update tool does). Same arguments and rules as
+    :func:`safe_update`. Argument errors (and an unusable ``current``) are raised
+    here, before any request, rather than at the first step.
+    """
     _check_args(on_conflict, max_conflict_retries)
     pid = str(page_id)
     _check_current(pid, current)

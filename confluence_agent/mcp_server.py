@@ -395,9 +395,13 @@ class ConfluenceMCP:
         except Exception as exc:
             # Unexpected failures are still reported to the model as a failed call
             # (MCP: tool-originated errors belong in the result) and logged here.
+            # Their text is not passed on: unlike the tools' own errors it was never
+            # redacted, and a bug's message is not something the model can act on.
             logger.exception("tool %s failed", tool.name)
-            return self._result(f"{tool.name} failed: {type(exc).__name__}: {exc}", None,
-                                is_error=True)
+            return self._result(
+                f"{tool.name} failed unexpectedly ({type(exc).__name__}); nothing more is "
+                "known to the client. Do not retry the same call; the server log has details.",
+                None, is_error=True)
         if isinstance(message, ToolMessage):
             is_error = message.status == "error"
             return self._result(_message_text(message.content),
@@ -592,8 +596,9 @@ def run_mcp_server(*, transport: Literal["stdio", "http"] = "stdio", host: str =
         read_only: Expose read tools only.
         tags: Toolkit tag filter.
         spaces: Space keys to scope the tools to.
-        require_token: HTTP bearer token, ``sha256:<hex>`` digest of one, or ``""`` to
-            read ``CONFLUENCE_MCP_TOKEN``. When ``None`` the env var is still used if set.
+        require_token: HTTP bearer token, ``sha256:<hex>`` digest of one, or ``""`` /
+            ``"env"`` to read ``CONFLUENCE_MCP_TOKEN``. When ``None`` the env var is still
+            used if set.
         expires_at: After this instant every request is refused (HTTP: 401) and the
             token digest is zeroed. ISO-8601 text or datetime; naive means UTC.
         client: A ``ConfluenceClient``; default: built from ``CONFLUENCE_*`` env vars.
@@ -673,8 +678,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--spaces", type=_csv, action="extend", default=None,
                         help="comma-separated space keys to scope the tools to (repeatable)")
     parser.add_argument("--require-token", nargs="?", const="", default=None, metavar="TOKEN",
-                        help=f"require this bearer token on HTTP (or sha256:<hex>); without a "
-                             f"value it is read from {TOKEN_ENV_VAR}, which is also used when "
+                        help=f"require this bearer token on HTTP (or sha256:<hex>); 'env' or "
+                             f"no value reads it from {TOKEN_ENV_VAR}, which is also used when "
                              f"the flag is absent")
     parser.add_argument("--expires-at", default=None, metavar="ISO-8601",
                         help="refuse every request after this instant (naive = UTC)")

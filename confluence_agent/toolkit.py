@@ -21,6 +21,7 @@ from confluence_agent.tools import (
     ConfluenceSearch,
     ConfluenceUpdatePage,
     _ConfluenceTool,
+    _norm_keys,
 )
 
 __all__ = ["GROUPS", "METHODS", "TOOL_SPECS", "ConfluenceToolkit", "ToolSpec"]
@@ -248,11 +249,8 @@ class ConfluenceToolkit(BaseToolkit):
     @field_validator("spaces", mode="before")
     @classmethod
     def _keys(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [value]
-        return tuple(k.strip().upper() for k in value if k.strip())
+        # Same normalisation as the tools, which enforce the list.
+        return _norm_keys([value] if isinstance(value, str) else value)
 
     def _selected(self) -> list[ToolSpec]:
         return [
@@ -275,7 +273,7 @@ class ConfluenceToolkit(BaseToolkit):
                 "client": self.client,
                 "async_client": self.async_client,
                 "spaces": self.spaces,
-                "tags": [method, group],
+                "tags": list(dict.fromkeys((method, group))),  # write tools: ["write"]
                 "metadata": {"methods": method, "group": group},
             }
             tool = cls(**init)

@@ -15,8 +15,9 @@ Credentials never appear in any output: client errors are redacted at the source
 Each tool's logic (argument checks, the space allow-list, formatting) is written
 once, as a generator that yields the client calls it needs (:class:`_Call`
 steps, the pattern of :mod:`confluence_agent._core` and
-:mod:`confluence_agent.editing`). ``_run`` drives it with the sync client,
-``_arun`` with the async client, so the two paths cannot drift apart.
+:mod:`confluence_agent.editing`, whose update flow the update tool ``yield from``s).
+``_run`` drives it with the sync client, ``_arun`` with the async client (the
+drivers of :mod:`confluence_agent.editing`), so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
 from confluence_agent.editing import (
     EditConflict,
     EditOp,
+    Step,
     UpdateOutcome,
-    asafe_update,
+    adrive_steps,
     content_to_storage,
-    safe_update,
+    drive_steps,
+    update_flow,
 )
 from confluence_agent.errors import (
     AuthenticationFailed,
@@ -214,56 +217,8 @@ def _call(method: str, *args: Any, **kwargs: Any) -> _Call:
     return _Call(method, args, kwargs)
 
 
-@dataclass(frozen=True)
-class _SafeUpdate:
-    """Step: one :func:`safe_update` (editing drives its own reads and writes)."""
-
-    page_id: str
-    ops: list[EditOp]
-    options: Mapping[str, Any]
-
-    def perform(self, client: ConfluenceClient) -> UpdateOutcome:
-        return safe_update(client, self.page_id, self.ops, **self.options)
-
-    async def aperform(self, client: AsyncConfluenceClient) -> UpdateOutcome:
-        return await asafe_update(client, self.page_id, self.ops, **self.options)
-
-
-_Step = _Call | _SafeUpdate
-_Flow = Generator[_Step, Any, T]
+_Flow = Generator[Step[Any], Any, T]
 """A tool's logic: yields the client calls it needs, receives their results."""
-
-
-def _drive(flow: _Flow[T], client: ConfluenceClient) -> T:
-    """Run a flow with the sync client; a failed call is thrown back into the flow."""
-    try:
-        step = next(flow)
-        while True:
-            try:
-                result = step.perform(client)
-            except Exception as exc:  # the flow decides what is expected (_tool_errors)
-                step = flow.throw(exc)
-            else:
-                step = flow.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-
-
-async def _adrive(flow: _Flow[T], client: AsyncConfluenceClient) -> T:
-    """Async twin of :func:`_drive`."""
-    try:
-        step = next(flow)
-        while True:
-            try:
-                result = await step.aperform(client)
-            except Exception as exc:
-                step = flow.throw(exc)
-            else:
-                step = flow.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
 
 
 # ---------------------------------------------------------------- space allow-list
@@ -324,9 +279,7 @@ class _ConfluenceTool(BaseTool):
     @field_validator("spaces", mode="before")
     @classmethod
     def _upper_keys(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        return _norm_keys(value) if value is not None else None
+        return _norm_keys([value] if isinstance(value, str) else value)
 
     def _flow(self, *args: Any, **kwargs: Any) -> _Flow[Any]:
         """The tool's logic for the validated arguments (implemented by each tool)."""
@@ -335,7 +288,7 @@ class _ConfluenceTool(BaseTool):
     def _run(
         self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> Any:
-        return _drive(self._flow(*args, **kwargs), self.client)
+        return drive_steps(self._flow(*args, **kwargs), self.client)
 
     async def _arun(
         self,
@@ -346,8 +299,8 @@ class _ConfluenceTool(BaseTool):
         flow = self._flow(*args, **kwargs)
         if self.async_client is None:
             # Same flow, sync client, off the event loop.
-            return await asyncio.to_thread(_drive, flow, self.client)
-        return await _adrive(flow, self.async_client)
+            return await asyncio.to_thread(drive_steps, flow, self.client)
+        return await adrive_steps(flow, self.async_client)
 
     # The allow-list is of keys, but v2 pages carry space ids: resolve once, cache.
     def _allowed_ids(self) -> _Flow[dict[str, str]]:
@@ -522,7 +475,9 @@ class ListPagesInput(BaseModel):
     )
     title: str | None = Field(default=None, description="Exact page title to match.")
     status: PageStatus | None = Field(
-        default=None, description="Page status filter (default: current)."
+        default=None,
+        description="Page status filter. Omit for current and archived pages (Confluence's "
+        "default); archived ones are marked in the results.",
     )
     limit: int = Field(default=25, ge=1, le=250, description="Pages per call (1-250).")
     cursor: str | None = Field(
@@ -920,15 +875,13 @@ class ConfluenceUpdatePage(_ConfluenceTool):
             if self.spaces is not None:
                 page: Page = yield _call("get_page", page_id, body_format=None)
                 yield from self._check_page_scope(page, subject)
-            outcome: UpdateOutcome = yield _SafeUpdate(
+            outcome: UpdateOutcome = yield from update_flow(
                 page_id,
                 _ops(operations),
-                {
-                    "read_version": version - 1,
-                    "on_conflict": "report",
-                    "allow_loss": allow_macro_loss,
-                    "message": message,
-                },
+                read_version=version - 1,
+                on_conflict="report",
+                allow_loss=allow_macro_loss,
+                message=message,
             )
             return format_update(outcome), outcome
 

@@ -22,6 +22,7 @@ from mcp_harness import (
     result_text,
 )
 
+from confluence_agent import storage
 from confluence_agent.sandbox import FaultConfig, SandboxServer
 from confluence_agent.sandbox.pytest_plugin import SandboxFactory
 
@@ -41,6 +42,8 @@ async def run_case_1(client: Client) -> None:
     assert page.structured_content is not None
     assert page.structured_content["version"]["number"] == 5
     assert "Q3 Billing Engine PRD" in result_text(page)
+    v5_body = page.structured_content["body_storage"]
+    assert storage.inventory(v5_body)  # macros that the update must keep
 
     updated = await call_ok(client, "confluence_update_page", {
         "page_id": "998877",
@@ -61,7 +64,13 @@ async def run_case_1(client: Client) -> None:
                                                          "format": "storage"})
     assert after.structured_content is not None
     assert after.structured_content["version"]["number"] == 6
-    assert "<h2>Stripe webhook integration</h2>" in result_text(after)
+    body = after.structured_content["body_storage"]
+    assert body in result_text(after)
+    titles = [s.title for s in storage.list_sections(body)]
+    assert titles.count("Stripe webhook integration") == 1
+    # Every macro of version 5 is intact: the old body is kept byte for byte.
+    assert body.startswith(v5_body)
+    assert storage.check_preserved(v5_body, body) == []
 
 
 async def run_case_2(client: Client) -> None:

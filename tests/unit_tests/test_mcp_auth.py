@@ -53,9 +53,19 @@ def test_resolve_none_without_env_means_no_token() -> None:
     assert resolve_token_digest(None, env={}) is None
 
 
-def test_flag_without_value_and_without_env_is_an_error() -> None:
+@pytest.mark.parametrize("from_env", ["", "env"])
+def test_env_keyword_reads_the_env_var(from_env: str) -> None:
+    # "env" is what `confluence-agent mcp --require-token env` passes (typer needs a value).
+    env = {TOKEN_ENV_VAR: "from-env"}
+    digest = resolve_token_digest(from_env, env=env)
+    assert digest == bytearray(hashlib.sha256(b"from-env").digest())
+    assert TOKEN_ENV_VAR not in env
+
+
+@pytest.mark.parametrize("from_env", ["", "env"])
+def test_flag_without_value_and_without_env_is_an_error(from_env: str) -> None:
     with pytest.raises(ValueError, match=TOKEN_ENV_VAR):
-        resolve_token_digest("", env={})
+        resolve_token_digest(from_env, env={})
 
 
 @pytest.mark.parametrize("bad", ["sha256:abc", "sha256:" + "zz" * 32, "   "])

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from langchain_core.tools import BaseTool, ToolException
@@ -35,6 +40,17 @@ class Echo(BaseTool):
         if text == "fail":
             raise ToolException("Page 42 was not found. Search with confluence_search first.")
         return text * times, {"text": text, "times": times, "when": NOW}
+
+
+class Crash(BaseTool):
+    """A bug inside a tool, whose message happens to carry a secret."""
+
+    name: str = "confluence_crash"
+    description: str = "Always fails unexpectedly."
+    metadata: dict[str, Any] | None = {"methods": "read", "group": "pages"}  # noqa: RUF012
+
+    def _run(self, **_: Any) -> str:
+        raise RuntimeError("connection to https://bot:hunter2-secret@example.com failed")
 
 
 class Write(BaseTool):
@@ -128,6 +144,18 @@ async def test_tool_exception_is_an_error_result() -> None:
     assert result.structured_content is None
 
 
+async def test_unexpected_failure_is_an_error_result_without_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with Client(build_mcp_server([Crash()])) as client:
+        result = await client.call_tool("confluence_crash", {})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "confluence_crash failed unexpectedly (RuntimeError)" in text
+    assert "hunter2" not in text
+    assert "hunter2" in caplog.text  # the operator still sees it in the server log
+
+
 async def test_invalid_arguments_are_an_error_result() -> None:
     async with Client(build_mcp_server(_tools())) as client:
         result = await client.call_tool("confluence_echo", {"text": "x", "times": 9})
@@ -203,3 +231,53 @@ def test_cli_rejects_past_expiry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--transport", "http", "--require-token", "t",
                  "--expires-at", "2000-01-01T00:00:00Z"]) == 2
     assert "already in the past" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- documented command lines
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "mcp.md"
+
+
+def _documented_argvs() -> list[list[str]]:
+    """Every `confluence-agent mcp …` line of docs/mcp.md, and the JSON configs' args."""
+    text = DOCS.read_text(encoding="utf-8")
+    argvs = [
+        shlex.split(line.strip())[1:]
+        for line in text.replace("\\\n", " ").splitlines()
+        if line.strip().startswith("confluence-agent mcp ")
+    ]
+    for block in re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL):
+        for server in json.loads(block)["mcpServers"].values():
+            if server["command"] == "confluence-agent":
+                argvs.append(list(server["args"]))
+    return argvs
+
+
+def test_docs_show_both_client_setups() -> None:
+    argvs = _documented_argvs()
+    assert ["mcp", "--read-only"] in argvs  # Claude Desktop, stdio
+    assert any("http" in argv and "--require-token" in argv for argv in argvs)  # remote
+
+
+@pytest.mark.parametrize("argv", _documented_argvs(), ids=" ".join)
+def test_documented_command_lines_mean_what_they_say(argv: list[str]) -> None:
+    # A flag swallowed as another flag's value (e.g. `--require-token --read-only`
+    # making "--read-only" the token) would silently serve a writable server.
+    from typer.testing import CliRunner
+
+    from confluence_agent import cli, mcp_server
+
+    flags = argv[1:]
+    with mock.patch.object(mcp_server, "run_mcp_server") as run:
+        result = CliRunner().invoke(cli.app, argv)
+        assert result.exit_code == 0, result.output
+        assert main(flags) == 0
+    assert run.call_count == 2
+    for call in run.call_args_list:
+        kwargs = call.kwargs
+        assert kwargs["read_only"] is ("--read-only" in flags)
+        assert kwargs["transport"] == ("http" if "http" in flags else "stdio")
+        for value in (kwargs["require_token"], kwargs["expires_at"]):
+            assert value is None or not value.startswith("-")
+        if "--require-token" in flags:
+            assert kwargs["require_token"] in ("", "env")  # from CONFLUENCE_MCP_TOKEN

@@ -6,7 +6,7 @@ import httpx
 from langchain_core.messages import ToolMessage
 
 from confluence_agent import cql
-from confluence_agent.client import ConfluenceClient
+from confluence_agent.client import AsyncConfluenceClient, ConfluenceClient
 from confluence_agent.editing import EditConflict
 from confluence_agent.errors import NotFound, PermissionDenied, RateLimited
 from confluence_agent.models import Page, SearchPage
@@ -50,7 +50,30 @@ def test_invalid_cql_reports_problems_without_a_request() -> None:
     msg = _call(ConfluenceSearch(client=client), {"cql": 'title ~ "unclosed'})
     assert msg.status == "error"
     assert "Invalid CQL" in msg.content
+    assert "Unterminated string" in msg.content and "Fix: Close the quote" in msg.content
     assert seen == []
+
+
+async def test_invalid_cql_async_names_the_fix_and_sends_nothing() -> None:
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"results": []})
+
+    transport = httpx.MockTransport(record)
+    client = ConfluenceClient("http://127.0.0.1:9", email="a@example.com", api_token=TOKEN,
+                              transport=transport)
+    aclient = AsyncConfluenceClient("http://127.0.0.1:9", email="a@example.com",
+                                    api_token=TOKEN, transport=transport)
+    tool = ConfluenceSearch(client=client, async_client=aclient, spaces=["ENG"])
+    msg = await tool.ainvoke({"name": tool.name, "args": {"cql": 'titel = "Runbook"'},
+                              "id": "c1", "type": "tool_call"})
+    assert isinstance(msg, ToolMessage) and msg.status == "error"
+    # The problem (position, token) and the fix (the field it probably meant).
+    assert "1:1 `titel`" in msg.content and "Did you mean `title`?" in msg.content
+    assert seen == []
+    assert aclient.stats.requests == 0 and client.stats.requests == 0
 
 
 def test_not_found_and_auth_errors_are_actionable_and_token_free() -> None:

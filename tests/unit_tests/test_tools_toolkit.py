@@ -38,6 +38,7 @@ def test_read_write_has_all_six_with_metadata() -> None:
     assert by_name["confluence_update_page"].metadata == {"methods": "write", "group": "write"}
     assert by_name["confluence_search"].metadata == {"methods": "read", "group": "search"}
     assert by_name["confluence_get_user"].tags == ["read", "users"]
+    assert by_name["confluence_update_page"].tags == ["write"]
 
 
 def test_tags_select_groups() -> None:
