@@ -543,6 +543,13 @@ def mcp(
     expires_at: Annotated[
         str | None, typer.Option(help="ISO-8601 instant after which every request is refused.")
     ] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Permit HTTP on a non-loopback host without a token (not recommended).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Confluence tools over MCP.
 
@@ -551,7 +558,6 @@ def mcp(
     """
     from confluence_agent.mcp_server import run_mcp_server
 
-    token = "" if require_token == "env" else require_token  # noqa: S105 - a keyword
     run_mcp_server(
         transport=transport.value,
         host=host,
@@ -559,8 +565,9 @@ def mcp(
         read_only=read_only,
         tags=_split(tags),
         spaces=_split(spaces),
-        require_token=token,
+        require_token=require_token,
         expires_at=expires_at,
+        allow_unauthenticated=allow_unauthenticated,
     )
 
 

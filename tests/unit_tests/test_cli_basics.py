@@ -114,3 +114,13 @@ def test_thread_id_is_the_same_command_on_the_same_site() -> None:
     assert one.startswith("prd_audit-")
     assert one != workflow_thread_id("prd_audit", "https://b.atlassian.net", apply)
     assert one != workflow_thread_id("prd_audit", "https://a.atlassian.net", propose)
+
+
+def test_mcp_refuses_an_open_http_server_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONFLUENCE_MCP_TOKEN", raising=False)
+    monkeypatch.setenv("CONFLUENCE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CONFLUENCE_EMAIL", "a@example.com")
+    monkeypatch.setenv("CONFLUENCE_API_TOKEN", "not-used")
+    result = runner.invoke(app, ["mcp", "--transport", "http", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "without a bearer token" in result.output
