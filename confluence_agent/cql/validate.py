@@ -260,6 +260,11 @@ class _Validator:
                     f'use a comparison, e.g. `{src_field} >= "2024-01-01"` or '
                     f'`{src_field} >= now("-4w")`'
                 )
+            elif spec.type == FieldType.CONTENT:
+                hint = (
+                    f"to search page text use `text {op} {first}`; "
+                    f"`{src_field}` takes a numeric content id (`{src_field} {eq} 123456`)"
+                )
             else:
                 hint = f"use exact match `{src_field} {eq} {first}`"
                 if spec.name == "label":

@@ -58,6 +58,9 @@ def test_operator_not_allowed_with_concrete_fix() -> None:
     assert 'creator.fullname ~ "alana"' in p.hint
     p = only('label > "a"')
     assert "Only date fields" in p.hint
+    p = only('content ~ "deployment"')  # a content-id field, not body text
+    assert 'text ~ "deployment"' in p.hint
+    assert "content = 123456" in p.hint
     p = only('created IN ("2024-01-01")')
     assert "range" in p.hint
 
