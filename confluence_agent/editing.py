@@ -65,6 +65,10 @@ OnConflict = Literal["reapply", "report"]
 _OP_KINDS = ("append_section", "insert_after_section", "replace_section", "replace_body")
 
 
+def _drop_description(schema: dict[str, Any]) -> None:
+    schema.pop("description", None)
+
+
 class EditOp(BaseModel):
     """One edit operation applied to a page's current storage body.
 
@@ -84,7 +88,9 @@ class EditOp(BaseModel):
         level: Heading level (1-6) for new sections.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The docstring is for developers; models read the per-field descriptions.
+    # Keeping it out of the JSON schema saves its tokens in every tool call.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_description)
 
     kind: Literal["append_section", "insert_after_section", "replace_section", "replace_body"] = (
         Field(description="Operation: " + ", ".join(_OP_KINDS) + ".")

@@ -166,3 +166,11 @@ def test_system_prompt_carries_rules() -> None:
     assert "append_section" in SYSTEM_PROMPT
     assert cql.guidance_text() in SYSTEM_PROMPT
     assert build_system_prompt("Only touch ENG.").endswith("Only touch ENG.")
+
+
+def test_update_schema_sends_field_descriptions_not_docstrings() -> None:
+    tool = ConfluenceUpdatePage(client=_client()[0])
+    schema = tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
+    edit_op = schema["$defs"]["EditOp"]
+    assert "description" not in edit_op  # the developer docstring costs tokens per call
+    assert all("description" in field for field in edit_op["properties"].values())
