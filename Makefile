@@ -24,11 +24,13 @@ lint: $(STAMP)
 
 # mypy cannot follow setuptools' package-dir mapping (workflows/ is installed as
 # confluence_agent.workflows), so it checks a staged copy laid out like the wheel.
+# Each run stages into its own temporary folder, so concurrent runs cannot collide.
 typecheck: $(STAMP)
-	rm -rf build/typecheck && mkdir -p build/typecheck
-	cp -r confluence_agent build/typecheck/confluence_agent
-	cp -r workflows build/typecheck/confluence_agent/workflows
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml confluence_agent
+	@stage=$$(mktemp -d) && trap 'rm -rf "$$stage"' EXIT && \
+	cp -r confluence_agent "$$stage/confluence_agent" && \
+	cp -r workflows "$$stage/confluence_agent/workflows" && \
+	cd "$$stage" && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+		--cache-dir $(CURDIR)/.mypy_cache confluence_agent
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit_tests
