@@ -410,15 +410,31 @@ async def get_property(request: Request) -> Response:
 
 
 async def set_property(request: Request) -> Response:
-    """POST /content/{id}/property ``{key, value}`` (creates or replaces)."""
+    """POST /content/{id}/property ``{key, value}`` (creates or replaces).
+
+    PUT /content/{id}/property/{key} ``{value, version: {number}}`` updates: the
+    number must be the current version + 1 (409 otherwise, 400 when missing), or 1
+    to create a key that does not exist yet.
+    """
     store = store_of(request)
     page = readable_page(request, request.path_params["id"])
     require_write(request, page.space_id)
     data = await read_object(request)
-    key = data.get("key") or request.path_params.get("key")
+    # On PUT the key in the path names the property; POST carries it in the body.
+    key = request.path_params.get("key") or data.get("key")
     if not isinstance(key, str) or not key:
         raise bad_request("Property key is required")
-    prop = store.set_property(page.id, key, data.get("value"))
+    number: int | None = None
+    if request.method == "PUT":
+        version = data.get("version")
+        raw = version.get("number") if isinstance(version, dict) else None
+        # bool is an int in Python; JSON true is not a version number.
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise bad_request(
+                "Must supply an incremented version when updating a content property."
+            )
+        number = raw
+    prop = store.set_property(page.id, key, data.get("value"), version=number)
     return JSONResponse(property_v1(prop, links_of(request)))
 
 

@@ -931,9 +931,38 @@ class Store:
         )
         return [Property(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
-    def set_property(self, page_id: int, key: str, value: object) -> Property:
-        """Create or replace a content property (its version goes up by one)."""
+    def set_property(
+        self, page_id: int, key: str, value: object, *, version: int | None = None
+    ) -> Property:
+        """Create or replace a content property.
+
+        Args:
+            page_id: The page the property belongs to.
+            key: Property key.
+            value: JSON-serialisable value.
+            version: The version the caller claims to write (v1 ``PUT``). Confluence
+                accepts only the current version + 1, or 1 to create a missing key.
+                ``None`` (v1 ``POST``) creates or replaces, bumping the version.
+
+        Returns:
+            The property as stored.
+
+        Raises:
+            ApiError: 409 for a version other than current + 1; 404 when the key
+                does not exist and ``version`` is not 1.
+        """
         with self._tx() as conn:
+            if version is not None:
+                # Checked inside the write transaction so two writers that read the
+                # same version cannot both succeed (optimistic locking, as Confluence).
+                row = conn.execute(
+                    "SELECT version FROM properties WHERE page_id = ? AND key = ?",
+                    (page_id, key),
+                ).fetchone()
+                if row is None and version != 1:
+                    raise not_found(f"Cannot find content property with key: {key}")
+                if row is not None and version != row[0] + 1:
+                    raise version_conflict(row[0], version)
             conn.execute(
                 "INSERT INTO properties (page_id, key, value, modified_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (page_id, key) DO UPDATE SET value = excluded.value, "

@@ -5,7 +5,9 @@ nothing the model writes can break the XML). Fenced code becomes a ``code``
 macro with a CDATA body; admonition blockquotes (``> **Note:** …`` and GitHub's
 ``> [!WARNING]``) become info/note/warning/tip macros. The compact forms that
 :func:`to_markdown` emits for page links, attachments, status, Jira and TOC are
-understood too, so rendered Markdown can be edited and written back.
+understood too, so rendered Markdown can be edited and written back, as are
+GitHub task lists (``- [ ]`` / ``- [x]`` → ``ac:task-list``) and mentions
+(``@Display Name (accountId)`` / ``@accountId`` → ``ri:user`` links).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ _GITHUB_MACRO = {"NOTE": "info", "TIP": "tip", "IMPORTANT": "note", "WARNING": "
                  "CAUTION": "warning"}  # fmt: skip
 _LABEL_MACRO = {"note": "note", "info": "info", "warning": "warning", "tip": "tip",
                 "caution": "warning", "important": "note"}  # fmt: skip
+# Atlassian Cloud account ids: legacy 24-hex ids and "<number>:<uuid>" ids.
+_ACCOUNT_ID = r"(?:[0-9a-fA-F]{24}|\d+:[0-9a-fA-F-]{36})"
 # Compact forms produced by to_markdown; not CommonMark links (space in target).
 _SPECIAL = re.compile(
     r"!\[(?P<alt>[^\]]*)\]\(attachment:\s*(?P<img>[^)]+?)\s*\)"
@@ -34,7 +38,15 @@ _SPECIAL = re.compile(
     r"|\[status:\s*(?P<status>[^\]]+?)\s*\]"
     r"|\[jira:\s*(?P<jira>[A-Z][A-Z0-9_]+-\d+)\s*\]"
     r"|(?P<toc>\[toc\])"
+    # Mentions as to_markdown writes them. The lookbehind keeps e-mail addresses
+    # ("jane@…") and paths out; the display name is at most six words so a stray
+    # "@" cannot swallow a whole sentence before a parenthesised id.
+    r"|(?<![\w.+@/-])@(?:"
+    rf"(?P<mname>[^\s@()\[\]]+(?: [^\s@()\[\]]+){{0,5}}) \((?P<mid>{_ACCOUNT_ID})\)"
+    rf"|(?P<bare>{_ACCOUNT_ID})(?![\w:-]))"
 )
+# GitHub task-list marker at the start of a list item's first paragraph.
+_TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
 # "page: DEV:Title" names the space; "page: Q3: Plan" is just a title with a colon.
 _SPACE_SCOPED = re.compile(r"^([A-Za-z0-9~_]+):(?!\s)(.+)$")
 
@@ -61,6 +73,10 @@ def _macro(name: str, params: Sequence[tuple[str, str]] = (), body: str = "") ->
 
 
 def _special(m: re.Match[str]) -> str:
+    account = m.group("mid") or m.group("bare")
+    if account is not None:
+        # Confluence shows the user's current display name, so only the id is kept.
+        return f"<ac:link><ri:user ri:account-id={_attr(account)}/></ac:link>"
     if m.group("img") is not None:
         alt = f" ac:alt={_attr(m.group('alt'))}" if m.group("alt") else ""
         return f"<ac:image{alt}><ri:attachment ri:filename={_attr(m.group('img'))}/></ac:image>"
@@ -83,11 +99,16 @@ def _special(m: re.Match[str]) -> str:
     return _macro("toc")
 
 
-def _inline_text(content: str) -> str:
+def _inline_text(content: str, *, mentions: bool = True) -> str:
     out: list[str] = []
     pos = 0
     for m in _SPECIAL.finditer(content):
         out.append(_text(content[pos : m.start()]))
+        if not mentions and (m.group("mid") or m.group("bare")):
+            # Inside <a> a user link would nest one link in another: keep the text.
+            out.append(_text(m.group(0)))
+            pos = m.end()
+            continue
         out.append(_special(m))
         pos = m.end()
     out.append(_text(content[pos:]))
@@ -96,10 +117,11 @@ def _inline_text(content: str) -> str:
 
 def _render_inline(tokens: Sequence[Token]) -> str:
     out: list[str] = []
+    links = 0
     for tok in tokens:
         t = tok.type
         if t == "text":
-            out.append(_inline_text(tok.content))
+            out.append(_inline_text(tok.content, mentions=not links))
         elif t == "softbreak":
             out.append(" ")
         elif t == "hardbreak":
@@ -111,6 +133,10 @@ def _render_inline(tokens: Sequence[Token]) -> str:
             title = tok.attrGet("title")
             title_attr = f" title={_attr(str(title))}" if title else ""
             out.append(f"<a href={_attr(href)}{title_attr}>")
+            links += 1
+        elif t == "link_close":
+            out.append("</a>")
+            links -= 1
         elif t == "image":
             src = str(tok.attrGet("src") or "")
             alt = f" ac:alt={_attr(tok.content)}" if tok.content else ""
@@ -161,6 +187,75 @@ def _admonition(tokens: list[Token], i: int) -> str | None:
     return None
 
 
+def _task_status(tokens: list[Token], item: int) -> str | None:
+    """Task status of the list item opened at ``tokens[item]``, or None if no task.
+
+    A task is an item whose first block is a paragraph starting ``[ ]`` or ``[x]``;
+    the marker is stripped from the inline tokens so it does not reach the body.
+    """
+    if item + 2 >= len(tokens) or tokens[item + 1].type != "paragraph_open":
+        return None
+    inline = tokens[item + 2]
+    children = inline.children or []
+    first = next((c for c in children if c.type != "text" or c.content), None)
+    if first is None or first.type != "text":
+        return None
+    marker = _TASK_MARKER.match(first.content)
+    if marker is None:
+        return None
+    first.content = first.content[marker.end() :]
+    return "incomplete" if marker.group(1) == " " else "complete"
+
+
+def _plan_task_lists(tokens: list[Token]) -> dict[int, tuple[str, str | None]]:
+    """Decide how bullet lists containing GitHub task items are emitted.
+
+    Confluence cannot mix tasks and plain items in one list, so a bullet list is
+    split into runs: consecutive task items become one ``ac:task-list``, consecutive
+    plain items one ``ul``, in source order. Nothing is lost and the order stays.
+    Lists without any task item are not in the plan and render as usual.
+
+    Args:
+        tokens: markdown-it block tokens (task markers are stripped in place).
+
+    Returns:
+        Token index → (markup to emit before the token, task status). Entries
+        exist for the ``bullet_list_open``/``close`` and ``list_item_open``/``close``
+        tokens of affected lists; the status is set on task ``list_item_open``s.
+    """
+    plan: dict[int, tuple[str, str | None]] = {}
+    for start, tok in enumerate(tokens):
+        if tok.type != "bullet_list_open":
+            continue
+        items: list[tuple[int, int, str | None]] = []
+        depth, open_at, end = 0, start, start
+        for j in range(start + 1, len(tokens)):
+            nesting = tokens[j].nesting
+            if depth == 0 and tokens[j].type == "list_item_open":
+                open_at = j
+            depth += nesting
+            if depth == 0 and tokens[j].type == "list_item_close":
+                items.append((open_at, j, None))
+            if depth < 0:  # this list's bullet_list_close
+                end = j
+                break
+        statuses = [_task_status(tokens, o) for o, _, _ in items]
+        if all(s is None for s in statuses):
+            continue
+        plan[start] = ("", None)
+        current: str | None = None  # closing tag of the run being emitted
+        for (opening, closing, _), status in zip(items, statuses, strict=True):
+            wanted = "</ac:task-list>" if status else "</ul>"
+            switch = ""
+            if wanted != current:
+                switch = (current or "") + ("<ac:task-list>" if status else "<ul>")
+                current = wanted
+            plan[opening] = (switch, status)
+            plan[closing] = ("</ac:task-body></ac:task>" if status else "</li>", None)
+        plan[end] = (current or "", None)
+    return plan
+
+
 def markdown_to_storage(md: str) -> str:
     """Convert Markdown (as an LLM writes it) to storage XHTML.
 
@@ -171,6 +266,13 @@ def markdown_to_storage(md: str) -> str:
     ``![a](attachment: f.png)``, ``[status: DONE]``, ``[jira: KEY-1]``, ``[toc]``).
     Raw HTML is escaped, never passed through.
 
+    GitHub task items (``- [ ] todo``, ``- [x] done``) become ``ac:task`` entries with
+    ids numbered 1, 2, … in document order; a bullet list mixing tasks and plain
+    items is split into consecutive task-list / ``ul`` runs. Mentions written as
+    ``@Display Name (accountId)`` or ``@accountId`` (Cloud ids: 24 hex digits or
+    ``<number>:<uuid>``) become ``ri:user`` links; the display name is not stored.
+    E-mail addresses, code spans, code blocks and link text are never mentions.
+
     Args:
         md: Markdown text.
 
@@ -179,11 +281,26 @@ def markdown_to_storage(md: str) -> str:
     """
     parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
     tokens = parser.parse(md)
+    tasks = _plan_task_lists(tokens)
+    task_id = 0
     out: list[str] = []
     quotes: list[str | None] = []
     for i, tok in enumerate(tokens):
         t = tok.type
-        if t == "inline":
+        if i in tasks:
+            markup, status = tasks[i]
+            out.append(markup)
+            if t == "list_item_open":
+                if status is None:
+                    out.append("<li>")
+                else:
+                    # Ids are numbered in document order, unique within the fragment.
+                    task_id += 1
+                    out.append(
+                        f"<ac:task><ac:task-id>{task_id}</ac:task-id>"
+                        f"<ac:task-status>{status}</ac:task-status><ac:task-body>"
+                    )
+        elif t == "inline":
             out.append(_render_inline(tok.children or []))
         elif t in ("fence", "code_block"):
             lang = tok.info.strip().split(" ")[0] if t == "fence" else ""

@@ -274,3 +274,26 @@ def test_concurrent_edit_makes_next_write_stale(confluence_sandbox: SandboxServe
         assert after["version"]["number"] == 8 and after["body"]["storage"]["value"].endswith(
             "<p>Added by Priya.</p>"
         )
+
+
+def test_v1_property_put_requires_the_next_version(confluence_sandbox: SandboxServer) -> None:
+    url = f"/wiki/rest/api/content/{PRD}/property/review-state"
+    with _client(confluence_sandbox) as c:
+        # A missing key is created only by version 1, as on Confluence Cloud.
+        assert c.put(url, json={"value": "x", "version": {"number": 2}}).status_code == 404
+        created = c.put(url, json={"value": {"state": "draft"}, "version": {"number": 1}})
+        assert created.status_code == 200 and created.json()["version"]["number"] == 1
+        for stale in (1, 3):
+            resp = c.put(url, json={"value": {"state": "lost"}, "version": {"number": stale}})
+            assert resp.status_code == 409
+            assert resp.json()["statusCode"] == 409
+            assert resp.json()["message"] == (
+                "Version must be incremented on update. Current version is: 1"
+            )
+        missing = c.put(url, json={"value": {"state": "lost"}})
+        assert missing.status_code == 400 and missing.json()["statusCode"] == 400
+        assert c.get(url).json()["value"] == {"state": "draft"}  # rejected writes changed nothing
+        bumped = c.put(url, json={"value": {"state": "approved"}, "version": {"number": 2}})
+        assert bumped.status_code == 200
+        assert bumped.json()["version"]["number"] == 2
+        assert c.get(url).json()["value"] == {"state": "approved"}

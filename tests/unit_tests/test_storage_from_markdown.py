@@ -71,6 +71,86 @@ def test_compact_forms_from_to_markdown_round_trip() -> None:
     assert to_markdown(storage).strip() == md.strip()
 
 
+JANE = "5b10ac8d82e05b22cc7d4ef5"
+OMAR = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"
+
+
+def _task(n: int, status: str, body: str) -> str:
+    return (
+        f"<ac:task><ac:task-id>{n}</ac:task-id><ac:task-status>{status}</ac:task-status>"
+        f"<ac:task-body>{body}</ac:task-body></ac:task>"
+    )
+
+
+def _user(account: str) -> str:
+    return f'<ac:link><ri:user ri:account-id="{account}"/></ac:link>'
+
+
+def test_github_task_list_becomes_confluence_tasks() -> None:
+    storage = markdown_to_storage("- [ ] ship *it*\n- [x] write docs\n* [X] review\n")
+    assert storage == (
+        "<ac:task-list>"
+        + _task(1, "incomplete", "ship <em>it</em>")
+        + _task(2, "complete", "write docs")
+        + "</ac:task-list><ac:task-list>"  # a new bullet character starts a new list
+        + _task(3, "complete", "review")
+        + "</ac:task-list>"
+    )
+
+
+def test_mixed_list_splits_into_task_and_plain_runs_in_order() -> None:
+    storage = markdown_to_storage("- [ ] one\n- plain\n  - [x] nested\n- [ ] two\n- [ ]\n")
+    assert storage == (
+        "<ac:task-list>"
+        + _task(1, "incomplete", "one")
+        + "</ac:task-list><ul><li>plain<ac:task-list>"
+        + _task(2, "complete", "nested")
+        + "</ac:task-list></li></ul><ac:task-list>"
+        + _task(3, "incomplete", "two")
+        + _task(4, "incomplete", "")
+        + "</ac:task-list>"
+    )
+
+
+def test_brackets_that_are_not_task_markers_stay_plain() -> None:
+    storage = markdown_to_storage("- [x](https://x.y) link\n- [ ]no space\n1. [ ] ordered\n")
+    assert "ac:task" not in storage
+    assert storage.startswith('<ul><li><a href="https://x.y">x</a> link</li><li>[ ]no space')
+
+
+def test_mentions_in_both_forms_become_user_links() -> None:
+    storage = markdown_to_storage(
+        f"Ask @Jane Doe ({JANE}) and @{OMAR}, then @{JANE}.\n\n## For @Omar ({OMAR})\n"
+    )
+    jane, omar = _user(JANE), _user(OMAR)
+    assert storage == f"<p>Ask {jane} and {omar}, then {jane}.</p><h2>For {omar}</h2>"
+
+
+def test_emails_code_and_link_text_are_not_mentions() -> None:
+    md = (
+        f"Mail jane@example.com or ops@{JANE} ({JANE}), `@{JANE}`, "
+        f"[@{JANE}](https://x.y), @team, @{JANE}ff\n\n```\n@{OMAR}\n```\n"
+    )
+    storage = markdown_to_storage(md)
+    assert "ri:user" not in storage
+    assert f"ops@{JANE} ({JANE})" in storage
+    assert f"<code>@{JANE}</code>" in storage
+    assert f'<a href="https://x.y">@{JANE}</a>' in storage
+
+
+def test_tasks_and_mentions_survive_storage_markdown_storage() -> None:
+    page = (
+        "<h2>Actions</h2><ac:task-list>"
+        + _task(1, "incomplete", f"{_user(JANE)} to book the room")
+        + _task(2, "complete", f"Agenda from {_user(OMAR)}")
+        + f"</ac:task-list><p>Owner: {_user(JANE)}</p>"
+    )
+    users = {JANE: "Jane Doe", OMAR: "Omar Ali"}
+    for md in (to_markdown(page, users=users), to_markdown(page)):
+        assert markdown_to_storage(md) == page
+    assert "- [x] Agenda from @Omar Ali (" in to_markdown(page, users=users)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_converts_to_valid_storage(md: str) -> None:
@@ -113,5 +193,11 @@ def test_any_text_converts_to_valid_storage(md: str) -> None:
         "page",
         "blog-post",
         "plain-text-link-body",
+        "task-list",
+        "task",
+        "task-id",
+        "task-status",
+        "task-body",
+        "user",
     }
     assert tags <= allowed
