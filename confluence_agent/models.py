@@ -67,6 +67,13 @@ def _context_base(data: dict[str, Any], info: ValidationInfo) -> str | None:
     return base if isinstance(base, str) else None
 
 
+def _set_webui_url(data: dict[str, Any], info: ValidationInfo) -> None:
+    """Fill ``webui_url`` from ``_links.webui`` (absolute, from ``_links.base``) unless given."""
+    if "webui_url" not in data:
+        links = data.get("_links") or {}
+        data["webui_url"] = _absolute(_context_base(data, info), links.get("webui"))
+
+
 def _flatten_storage(data: dict[str, Any]) -> None:
     if "body_storage" in data or "bodyStorage" in data:
         return
@@ -151,9 +158,8 @@ class Page(ConfluenceModel):
         _flatten_storage(data)
         if "labels" in data:
             data["labels"] = _results(data["labels"])
-        if "webui_url" not in data and "webuiUrl" not in data:
-            links = data.get("_links") or {}
-            data["webui_url"] = _absolute(_context_base(data, info), links.get("webui"))
+        if "webuiUrl" not in data:
+            _set_webui_url(data, info)
         return data
 
 
@@ -298,9 +304,9 @@ class Space(ConfluenceModel):
     @model_validator(mode="before")
     @classmethod
     def _links_to_url(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict) and "webui_url" not in data:
-            links = data.get("_links") or {}
-            data = {**data, "webui_url": _absolute(_context_base(data, info), links.get("webui"))}
+        if isinstance(data, dict):
+            data = dict(data)
+            _set_webui_url(data, info)
         return data
 
 

@@ -12,7 +12,8 @@ import concurrent.futures
 import itertools
 import re
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -47,6 +48,7 @@ __all__ = [
     "linear_graph",
     "page_hit",
     "resolve_context",
+    "run_client",
     "run_coroutine",
     "strip_fences",
     "strip_highlight",
@@ -114,6 +116,26 @@ def env_client() -> ConfluenceClient:
         if _ENV_CLIENT is None:
             _ENV_CLIENT = ConfluenceClient(config=ConfluenceConfig.from_env())
         return _ENV_CLIENT
+
+
+@contextmanager
+def run_client(
+    client: ConfluenceClient | None, config: ConfluenceConfig | None
+) -> Iterator[ConfluenceClient]:
+    """The caller's client, or one built for this run (from ``config`` or the env) and closed after.
+
+    Args:
+        client: A client owned by the caller (left open).
+        config: Settings for the run's own client when ``client`` is ``None``.
+
+    Yields:
+        The client the run uses.
+    """
+    if client is not None:
+        yield client
+        return
+    with ConfluenceClient(config=config or ConfluenceConfig.from_env()) as own:
+        yield own
 
 
 def resolve_context(given: object, defaults: WorkflowContext) -> WorkflowContext:

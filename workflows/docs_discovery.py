@@ -35,6 +35,7 @@ from confluence_agent.workflows.common import (
     content_text,
     linear_graph,
     page_hit,
+    run_client,
     run_coroutine,
     strip_fences,
     structured_call,
@@ -677,16 +678,11 @@ def run_docs_discovery(
     Returns:
         The briefing.
     """
-    own = client is None
-    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
-    try:
+    with run_client(client, config) as active:
         payload, cfg = _setup(input, checkpointer, thread_id)
         compiled = build_docs_discovery_graph().compile(checkpointer=checkpointer)
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
         return _briefing(compiled.invoke(payload, cfg, context=ctx))
-    finally:
-        if own:
-            active.close()
 
 
 async def arun_docs_discovery(
@@ -700,16 +696,11 @@ async def arun_docs_discovery(
     on_event: EventCallback | None = None,
 ) -> Briefing:
     """Async :func:`run_docs_discovery` (same arguments)."""
-    own = client is None
-    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
-    try:
+    with run_client(client, config) as active:
         payload, cfg = _setup(input, checkpointer, thread_id)
         compiled = build_docs_discovery_graph().compile(checkpointer=checkpointer)
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
         return _briefing(await compiled.ainvoke(payload, cfg, context=ctx))
-    finally:
-        if own:
-            active.close()
 
 
 # Exported for langgraph.json (no checkpointer; env client on first use).

@@ -47,6 +47,7 @@ from confluence_agent.workflows.common import (
     content_text,
     linear_graph,
     page_hit,
+    run_client,
     strip_fences,
     structured_call,
 )
@@ -795,9 +796,7 @@ def run_prd_audit(
     Returns:
         The typed result; ``status="awaiting_approval"`` while paused.
     """
-    own = client is None
-    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
-    try:
+    with run_client(client, config) as active:
         compiled, thread_id, cfg = _setup(checkpointer, thread_id)
         graph_input = _graph_input(input, resume)
         snapshot = compiled.get_state(cfg) if _needs_snapshot(graph_input, checkpointer) else None
@@ -807,9 +806,6 @@ def run_prd_audit(
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
         out = compiled.invoke(graph_input, cfg, context=ctx)
         return _result(out, thread_id)
-    finally:
-        if own:
-            active.close()
 
 
 async def arun_prd_audit(
@@ -827,9 +823,7 @@ async def arun_prd_audit(
 
     Use an async-capable checkpointer (``AsyncSqliteSaver``, ``InMemorySaver``).
     """
-    own = client is None
-    active = client or ConfluenceClient(config=config or ConfluenceConfig.from_env())
-    try:
+    with run_client(client, config) as active:
         compiled, thread_id, cfg = _setup(checkpointer, thread_id)
         graph_input = _graph_input(input, resume)
         # aget_state: async savers refuse sync calls from the event loop thread.
@@ -842,9 +836,6 @@ async def arun_prd_audit(
         ctx = WorkflowContext(client=active, model=model, on_event=on_event)
         out = await compiled.ainvoke(graph_input, cfg, context=ctx)
         return _result(out, thread_id)
-    finally:
-        if own:
-            active.close()
 
 
 # Exported for langgraph.json: no checkpointer (the platform injects one) and no
